@@ -1,0 +1,427 @@
+//! The client, its configuration, and the one path every operation takes.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use progenitor_client::ResponseValue;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
+
+use crate::error::{DeadlineError, Error, Result};
+use crate::generated;
+use crate::retry::RetryPolicy;
+use crate::transport::{self, Exchange, Inner};
+use crate::types::Problem;
+
+/// The production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.topcalls.ai";
+/// Environment variable holding the API key.
+pub const API_KEY_ENV: &str = "TOPCALLS_API_KEY";
+/// Environment variable overriding the base URL.
+pub const BASE_URL_ENV: &str = "TOPCALLS_BASE_URL";
+
+/// A TopCalls API client. Cheap to clone: clones share one connection pool.
+///
+/// ```no_run
+/// # async fn run() -> topcalls_api::Result<()> {
+/// let client = topcalls_api::Client::from_env()?;
+/// let balance = client.balance().await?;
+/// println!("{} minutes left", balance.remaining_minutes.unwrap_or_default());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    raw: generated::Client,
+    deadline: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.raw.baseurl)
+            .field("api_key", &"[redacted]")
+            .field("retry", &self.raw.inner.retry)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the production API with `api_key` and default settings.
+    pub fn new(api_key: impl Into<String>) -> Result<Self> {
+        Self::builder().api_key(api_key).build()
+    }
+
+    /// A client configured from `TOPCALLS_API_KEY` and, when set,
+    /// `TOPCALLS_BASE_URL`.
+    pub fn from_env() -> Result<Self> {
+        Self::builder().env().build()
+    }
+
+    /// A builder for everything else: base URL, timeouts, retries, user
+    /// agent, or your own `reqwest::Client`.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.raw.baseurl
+    }
+
+    /// The generated client: one builder per operation, with the same
+    /// authentication, idempotency keys and retries as the rest of the SDK.
+    pub fn raw(&self) -> &generated::Client {
+        &self.raw
+    }
+
+    /// Runs one generated operation: options apply, the overall deadline
+    /// holds across attempts, and errors come back as [`Error`].
+    pub(crate) async fn run<T, F>(
+        &self,
+        operation: &'static str,
+        options: RequestOptions,
+        send: impl FnOnce(&generated::Client, Option<String>) -> F,
+    ) -> Result<ResponseValue<T>>
+    where
+        F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,
+    {
+        let RequestOptions { idempotency_key, retry, deadline, .. } = options;
+        let exchange = Arc::new(Mutex::new(Exchange {
+            retry,
+            idempotency_key: idempotency_key.clone(),
+            ..Exchange::default()
+        }));
+        let span = tracing::info_span!("topcalls.operation", operation, status = tracing::field::Empty);
+        let request = transport::record(exchange.clone(), send(&self.raw, idempotency_key));
+        let outcome = match deadline.or(self.deadline) {
+            Some(limit) => tokio::time::timeout(limit, request).instrument(span.clone()).await.ok(),
+            None => Some(request.instrument(span.clone()).await),
+        };
+        let recorded = transport::take(&exchange);
+        match outcome {
+            Some(Ok(value)) => {
+                span.record("status", value.status().as_u16());
+                Ok(value)
+            }
+            Some(Err(error)) => {
+                let error = crate::error::from_generated(error, recorded);
+                if let Some(status) = error.status() {
+                    span.record("status", status.as_u16());
+                }
+                tracing::debug!(parent: &span, %error, "operation failed");
+                Err(error)
+            }
+            None => Err(Error::Deadline(Box::new(DeadlineError {
+                deadline: deadline.or(self.deadline).unwrap_or_default(),
+                idempotency_key: recorded.idempotency_key,
+                may_have_taken_effect: recorded.maybe_sent,
+                attempts: recorded.attempts,
+            }))),
+        }
+    }
+
+    /// Like [`Client::run`] for a POST: the idempotency key is fixed before
+    /// the first attempt (the caller's, or a fresh one) so that every retry,
+    /// and every error, carries it.
+    pub(crate) async fn run_post<T, F>(
+        &self,
+        operation: &'static str,
+        mut options: RequestOptions,
+        send: impl FnOnce(&generated::Client, String) -> F,
+    ) -> Result<ResponseValue<T>>
+    where
+        F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,
+    {
+        let key = match options.idempotency_key.take() {
+            Some(key) => validate_idempotency_key(key)?,
+            None => transport::new_idempotency_key(),
+        };
+        options.idempotency_key = Some(key);
+        self.run(operation, options, |raw, key| send(raw, key.unwrap_or_default())).await
+    }
+}
+
+fn validate_idempotency_key(key: String) -> Result<String> {
+    let valid_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if (8..=255).contains(&key.len()) && valid_chars {
+        Ok(key)
+    } else {
+        Err(Error::InvalidRequest(format!(
+            "idempotency key must be 8 to 255 characters of A-Z, a-z, 0-9, `_` and `-` (got {} characters)",
+            key.len()
+        )))
+    }
+}
+
+/// Per-request settings that override the client's.
+///
+/// ```
+/// use std::time::Duration;
+/// use topcalls_api::{RequestOptions, RetryPolicy};
+///
+/// let options = RequestOptions::new()
+///     .idempotency_key("order-1234-reminder")
+///     .retry(RetryPolicy::default().max_retries(5))
+///     .deadline(Duration::from_secs(30));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    idempotency_key: Option<String>,
+    retry: Option<RetryPolicy>,
+    deadline: Option<Duration>,
+}
+
+impl RequestOptions {
+    /// Options that change nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The `Idempotency-Key` for a POST (8–255 of `[A-Za-z0-9_-]`). Without
+    /// one the SDK generates a key per logical request; pass the key of an
+    /// earlier attempt ([`Error::idempotency_key`]) to repeat it safely.
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+    /// The retry policy for this request.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+    /// One deadline across all attempts of this request.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+}
+
+/// Builds a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = topcalls_api::Client::builder()
+///     .api_key("tc_live_example")
+///     .request_timeout(Duration::from_secs(20))
+///     .build()?;
+/// assert_eq!(client.base_url(), "https://api.topcalls.ai");
+/// # Ok::<(), topcalls_api::Error>(())
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    api_key: Option<SecretString>,
+    api_key_source: Option<&'static str>,
+    base_url: Option<String>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    user_agent: Option<String>,
+    http_client: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+    deadline: Option<Duration>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("base_url", &self.base_url)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The API key (`tc_live_…`).
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(SecretString::from(key.into()));
+        self.api_key_source = None;
+        self
+    }
+
+    /// Reads `TOPCALLS_API_KEY` and `TOPCALLS_BASE_URL` from the process
+    /// environment; values set explicitly on the builder win.
+    #[must_use]
+    pub fn env(self) -> Self {
+        self.env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ClientBuilder::env`] with your own lookup (tests, config files).
+    #[must_use]
+    pub fn env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        if self.api_key.is_none() {
+            self.api_key = Some(SecretString::from(lookup(API_KEY_ENV).unwrap_or_default()));
+            self.api_key_source = Some(API_KEY_ENV);
+        }
+        if self.base_url.is_none() {
+            self.base_url = lookup(BASE_URL_ENV).filter(|url| !url.trim().is_empty());
+        }
+        self
+    }
+
+    /// The API's base URL; default `https://api.topcalls.ai`. Plain `http://`
+    /// is only accepted for loopback hosts (a local sandbox).
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Time allowed to open a connection; default 10 s.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for one attempt, from sending to the last body byte; default 60 s.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// One deadline per operation across all its attempts; none by default.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The retry policy; default [`RetryPolicy::default`] (2 retries).
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The `User-Agent`; default `topcalls-rs/<version>`.
+    #[must_use]
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxies, TLS roots, pools). Its timeouts
+    /// replace the builder's; authentication and retries still apply.
+    #[must_use]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let source = self.api_key_source.unwrap_or(API_KEY_ENV);
+        let api_key = self
+            .api_key
+            .filter(|key| !key.expose_secret().trim().is_empty())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no TopCalls API key: set {source} or pass one to Client::new / ClientBuilder::api_key"
+                ))
+            })?;
+        if HeaderValue::try_from(format!("Bearer {}", api_key.expose_secret())).is_err() {
+            return Err(Error::Config("the API key contains characters not allowed in an HTTP header".into()));
+        }
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let user_agent = self.user_agent.unwrap_or_else(|| format!("topcalls-rs/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = HeaderValue::try_from(user_agent)
+            .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
+        let http = match self.http_client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(transport::DEFAULT_CONNECT_TIMEOUT))
+                .timeout(self.request_timeout.unwrap_or(transport::DEFAULT_REQUEST_TIMEOUT))
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let inner = Inner { api_key, user_agent, retry: self.retry.unwrap_or_default() };
+        Ok(Client { raw: generated::Client::new_with_client(&base_url, http, inner), deadline: self.deadline })
+    }
+}
+
+/// Checks the base URL: absolute, http(s), no query; `http` only to loopback
+/// so the key never crosses a network in clear text. Drops a trailing `/`.
+fn normalize_base_url(raw: &str) -> Result<String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                return Err(Error::Config(format!(
+                    "refusing to send the API key over plain http to `{raw}`: use https (http is allowed for localhost only)"
+                )));
+            }
+        }
+        other => return Err(Error::Config(format!("unsupported base URL scheme `{other}` in `{raw}`"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!("the base URL `{raw}` must not have a query or fragment")));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_key_names_the_variable() {
+        let error = Client::builder().env_with(|_| None).build().unwrap_err();
+        assert!(error.to_string().contains("TOPCALLS_API_KEY"), "{error}");
+        let error = Client::new("  ").unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error}");
+    }
+
+    #[test]
+    fn env_lookup_sets_key_and_base_url() {
+        let client = Client::builder()
+            .env_with(|name| match name {
+                API_KEY_ENV => Some("tc_test_abc".into()),
+                BASE_URL_ENV => Some("http://127.0.0.1:9999/".into()),
+                _ => None,
+            })
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9999");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in ["http://localhost:8080", "http://127.0.0.1", "http://[::1]:1", "https://api.topcalls.ai/"] {
+            assert!(Client::builder().api_key("k").base_url(ok).build().is_ok(), "{ok}");
+        }
+        for bad in ["http://api.topcalls.ai", "http://10.0.0.1", "ftp://localhost", "not a url", "https://x/?a=b"] {
+            let error = Client::builder().api_key("k").base_url(bad).build().unwrap_err();
+            assert!(matches!(error, Error::Config(_)), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked() {
+        assert!(validate_idempotency_key("order-1234".into()).is_ok());
+        assert!(validate_idempotency_key("short".into()).is_err());
+        assert!(validate_idempotency_key("has space in it".into()).is_err());
+        assert!(validate_idempotency_key("x".repeat(256)).is_err());
+        let generated = transport::new_idempotency_key();
+        assert!(validate_idempotency_key(generated).is_ok());
+    }
+}

@@ -1,0 +1,350 @@
+//! The one error type of the SDK.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::transport::{Exchange, REQUEST_ID};
+use crate::types::{Problem, ProblemFieldError};
+
+/// `Result` with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, by layer: configuration, a request the client
+/// refused to send, the network, the API's answer, or an answer the SDK could
+/// not read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built (missing key, bad base URL, …).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The client refused the request before sending anything.
+    #[error("invalid request, nothing was sent: {0}")]
+    InvalidRequest(String),
+    /// No usable response arrived.
+    #[error(transparent)]
+    Transport(Box<TransportError>),
+    /// The API answered with an error status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// The API answered with a success status but a body the SDK cannot read.
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
+    /// The operation's overall deadline passed, across all attempts.
+    #[error(transparent)]
+    Deadline(Box<DeadlineError>),
+}
+
+impl Error {
+    /// The API error, when the server answered with an error status.
+    pub fn as_api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the response this error came from, if any.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(api) => Some(api.status),
+            Error::Decode(decode) => Some(decode.status),
+            _ => None,
+        }
+    }
+
+    /// The `X-Request-Id` of the response this error came from, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(api) => api.request_id(),
+            Error::Decode(decode) => decode.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The idempotency key the request carried (POST only). Retrying the same
+    /// operation with this key can never make it take effect twice.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Error::Transport(t) => t.idempotency_key.as_deref(),
+            Error::Api(api) => api.idempotency_key.as_deref(),
+            Error::Deadline(d) => d.idempotency_key.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the request may have taken effect on the server although no
+    /// answer came back (timeout or connection lost after sending). Retry
+    /// with [`Error::idempotency_key`] to find out safely.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Error::Transport(t) => t.may_have_taken_effect,
+            Error::Deadline(d) => d.may_have_taken_effect,
+            _ => false,
+        }
+    }
+
+    /// `404`: the resource does not exist (or belongs to another account).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+
+    /// `429`: too many requests; see [`ApiError::retry_after`].
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// `402`: not enough call minutes.
+    pub fn is_insufficient_quota(&self) -> bool {
+        self.status() == Some(StatusCode::PAYMENT_REQUIRED)
+    }
+
+    /// `401`: the API key is missing, malformed or unknown.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(StatusCode::UNAUTHORIZED)
+    }
+
+    /// `403`: the API key lacks the scope for this operation.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(StatusCode::FORBIDDEN)
+    }
+
+    /// `409`: the resource's state forbids the operation, or an idempotency
+    /// key was reused with another body.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(StatusCode::CONFLICT)
+    }
+}
+
+/// The request failed without a usable response.
+#[derive(Debug)]
+pub struct TransportError {
+    pub(crate) source: reqwest::Error,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) may_have_taken_effect: bool,
+    pub(crate) attempts: u32,
+}
+
+impl TransportError {
+    /// Attempts made before giving up.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    /// Whether the request timed out (connect or response).
+    pub fn is_timeout(&self) -> bool {
+        self.source.is_timeout()
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.may_have_taken_effect {
+            write!(f, "no response from TopCalls after {} attempt(s); the request may have taken effect", self.attempts)
+        } else {
+            write!(f, "could not reach TopCalls after {} attempt(s)", self.attempts)
+        }
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The operation's overall deadline passed.
+#[derive(Debug)]
+pub struct DeadlineError {
+    pub(crate) deadline: Duration,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) may_have_taken_effect: bool,
+    pub(crate) attempts: u32,
+}
+
+impl DeadlineError {
+    /// The deadline that passed.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+    /// Attempts started before the deadline.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl fmt::Display for DeadlineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "deadline of {:?} passed after {} attempt(s)", self.deadline, self.attempts)
+    }
+}
+
+impl std::error::Error for DeadlineError {}
+
+/// The API answered with an error status. The Problem+JSON body, the request
+/// id and the raw response stay reachable.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) problem: Option<Problem>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: Bytes, idempotency_key: Option<String>) -> Self {
+        let problem = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .filter(Value::is_object)
+            .and_then(|v| serde_json::from_value::<Problem>(v).ok());
+        Self { status, headers, body, problem, idempotency_key }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The parsed Problem+JSON body, when the body was one.
+    pub fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+    /// The problem `type` URI, e.g. `https://api.topcalls.ai/errors/insufficient_quota`.
+    pub fn problem_type(&self) -> Option<&str> {
+        self.problem.as_ref()?.type_.as_deref()
+    }
+    /// The last path segment of the problem `type`, e.g. `insufficient_quota`.
+    pub fn code(&self) -> Option<&str> {
+        self.problem_type().map(|t| t.rsplit('/').next().unwrap_or(t))
+    }
+    /// The problem `title`.
+    pub fn title(&self) -> Option<&str> {
+        self.problem.as_ref()?.title.as_deref()
+    }
+    /// The problem `detail`.
+    pub fn detail(&self) -> Option<&str> {
+        self.problem.as_ref()?.detail.as_deref()
+    }
+    /// The problem `instance`.
+    pub fn instance(&self) -> Option<&str> {
+        self.problem.as_ref()?.instance.as_deref()
+    }
+    /// Field-level errors (`errors[]`: path, message, code).
+    pub fn field_errors(&self) -> &[ProblemFieldError] {
+        self.problem.as_ref().map_or(&[], |p| p.errors.as_slice())
+    }
+    /// Members of the problem body beyond the standard ones (e.g. `details`).
+    pub fn extra(&self) -> Map<String, Value> {
+        const KNOWN: [&str; 6] = ["type", "title", "status", "detail", "instance", "errors"];
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(mut map)) => {
+                map.retain(|k, _| !KNOWN.contains(&k.as_str()));
+                map
+            }
+            _ => Map::new(),
+        }
+    }
+    /// The raw response body, as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    /// The `X-Request-Id` response header: quote it to TopCalls support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+    }
+    /// The wait the server asked for (`Retry-After` / `retry-after-ms`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        crate::retry::retry_after(&self.headers)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TopCalls API error {}", self.status)?;
+        match (self.title(), self.detail()) {
+            (_, Some(detail)) => write!(f, ": {detail}"),
+            (Some(title), None) => write!(f, ": {title}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A success response whose body the SDK could not decode.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub(crate) status: StatusCode,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body: Bytes,
+    pub(crate) source: serde_json::Error,
+}
+
+impl DecodeError {
+    /// The raw body that failed to decode.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not decode the {} response from TopCalls", self.status)
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Turns the generated client's error into ours, using what the transport
+/// recorded about the exchange.
+pub(crate) fn from_generated(error: progenitor_client::Error<Problem>, exchange: Exchange) -> Error {
+    use progenitor_client::Error as G;
+    let Exchange { idempotency_key, attempts, last_status, last_headers, last_error_body, .. } = exchange;
+    let api = |status: StatusCode, headers: HeaderMap, body: Bytes| {
+        Error::Api(Box::new(ApiError::new(status, headers, body, idempotency_key.clone())))
+    };
+    match error {
+        G::InvalidRequest(message) | G::Custom(message) => Error::InvalidRequest(message),
+        G::CommunicationError(source) | G::InvalidUpgrade(source) | G::ResponseBodyError(source) => {
+            let may_have_taken_effect = attempts > 0 && !source.is_connect() && !source.is_builder();
+            Error::Transport(Box::new(TransportError { source, idempotency_key, may_have_taken_effect, attempts }))
+        }
+        G::ErrorResponse(value) => {
+            let status = value.status();
+            let headers = value.headers().clone();
+            let body = last_error_body.unwrap_or_else(|| {
+                Bytes::from(serde_json::to_vec(&value.into_inner()).unwrap_or_default())
+            });
+            api(status, headers, body)
+        }
+        G::UnexpectedResponse(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            api(status, headers, last_error_body.unwrap_or_default())
+        }
+        G::InvalidResponsePayload(body, source) => match last_status {
+            Some(status) if !status.is_success() => api(status, last_headers.unwrap_or_default(), body),
+            status => {
+                let headers = last_headers.unwrap_or_default();
+                Error::Decode(Box::new(DecodeError {
+                    status: status.unwrap_or(StatusCode::OK),
+                    request_id: headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string),
+                    body,
+                    source,
+                }))
+            }
+        },
+    }
+}

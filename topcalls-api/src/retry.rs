@@ -1,0 +1,264 @@
+//! Retries: which failures are retried, how long to wait, and the loop that
+//! runs each attempt.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Request, Response, StatusCode};
+
+use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
+
+/// How a client retries failed attempts.
+///
+/// Retried: connection failures and timeouts, `408`, `429`, `500`, `502`,
+/// `503`, `504`, and `409` with an `idempotency_key_in_use` problem. A `POST`
+/// is only ever retried with the same `Idempotency-Key` on every attempt, so
+/// a retry can never place a call twice. Waits grow exponentially with full
+/// jitter; `Retry-After` and `retry-after-ms` are honoured, and a server that
+/// asks for longer than [`RetryPolicy::max_retry_after`] gets its error
+/// returned (carrying the wait) instead of a sleep.
+///
+/// ```
+/// use std::time::Duration;
+/// use topcalls_api::RetryPolicy;
+///
+/// let policy = RetryPolicy::default().max_retries(4).max_delay(Duration::from_secs(2));
+/// assert_eq!(policy.retries(), 4);
+/// assert_eq!(RetryPolicy::none().retries(), 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Two retries, waits from 0.5 s doubling up to 8 s, `Retry-After` up to 60 s.
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self::default().max_retries(0)
+    }
+
+    /// How many retries after the first attempt (0 disables retries).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first backoff step; later steps double it.
+    #[must_use]
+    pub fn base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// The longest computed backoff between two attempts.
+    #[must_use]
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// The longest `Retry-After` the client will sleep for; a longer one
+    /// ends the retries and the error carries the requested wait.
+    #[must_use]
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// The configured number of retries.
+    pub fn retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The full-jitter backoff before retry number `retry` (0-based).
+    fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry.min(30)));
+        let ceiling = exp.min(self.max_delay);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// What the retry loop reports to the transport as it goes.
+pub(crate) enum Event<'a> {
+    Sending,
+    Response(StatusCode, &'a HeaderMap),
+}
+
+/// Whether a status is worth another attempt (409 is decided by its body).
+fn retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// The wait a response asks for: `retry-after-ms`, then `Retry-After` in
+/// seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
+        if let Ok(ms) = ms.trim().parse::<f64>() {
+            if ms.is_finite() && ms >= 0.0 {
+                return Some(Duration::from_secs_f64(ms / 1000.0));
+            }
+        }
+    }
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Runs `request`, retrying under `policy`. Returns the last response, or
+/// the last transport error.
+pub(crate) async fn execute(
+    client: &reqwest::Client,
+    request: Request,
+    operation: &'static str,
+    policy: &RetryPolicy,
+    mut on: impl FnMut(Event<'_>),
+) -> reqwest::Result<Response> {
+    let method = request.method().clone();
+    // A POST without an idempotency key could take effect twice: never retry it.
+    let may_retry = method != Method::POST || request.headers().contains_key(IDEMPOTENCY_KEY);
+    let path = request.url().path().to_string();
+    let mut retry = 0u32;
+    let mut pending = request;
+    loop {
+        // Keep a copy for the next attempt, unless this is the last one
+        // (or the body cannot be replayed).
+        let spare = if may_retry && retry < policy.max_retries { pending.try_clone() } else { None };
+
+        let span = tracing::debug_span!(
+            "topcalls.attempt",
+            operation,
+            %method,
+            path = %path,
+            attempt = retry + 1,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        on(Event::Sending);
+        let result = {
+            let _enter = span.enter();
+            client.execute(pending)
+        }
+        .await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+
+        let (wait, next) = match result {
+            Ok(response) => {
+                let status = response.status();
+                span.record("status", status.as_u16());
+                if let Some(id) = response.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+                    span.record("request_id", id);
+                }
+                on(Event::Response(status, response.headers()));
+                let Some(next) = spare else { return Ok(response) };
+                let (response, retryable) = if status == StatusCode::CONFLICT {
+                    key_in_use(response).await?
+                } else {
+                    (response, retryable_status(status))
+                };
+                if !retryable {
+                    return Ok(response);
+                }
+                match retry_after(response.headers()) {
+                    // The server asks for longer than we are willing to wait:
+                    // hand its answer (and the wait it asked for) to the caller.
+                    Some(asked) if asked > policy.max_retry_after => return Ok(response),
+                    Some(asked) => (asked, next),
+                    None => (policy.backoff(retry), next),
+                }
+            }
+            Err(error) => {
+                tracing::debug!(parent: &span, %error, "attempt failed without a response");
+                let Some(next) = spare else { return Err(error) };
+                if error.is_builder() || error.is_redirect() {
+                    return Err(error);
+                }
+                (policy.backoff(retry), next)
+            }
+        };
+        tracing::debug!(operation, attempt = retry + 1, wait_ms = wait.as_millis() as u64, "retrying");
+        tokio::time::sleep(wait).await;
+        pending = next;
+        retry += 1;
+    }
+}
+
+/// A 409 is retried only when the problem says an earlier request with the
+/// same key is still in progress. Reads the body and rebuilds the response.
+async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
+    let (response, body) = buffer(response).await?;
+    let in_use = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t.ends_with("idempotency_key_in_use")))
+        .unwrap_or(false);
+    Ok((response, in_use))
+}
+
+/// Reads a response's body and returns an equivalent response with it.
+pub(crate) async fn buffer(response: Response) -> reqwest::Result<(Response, bytes::Bytes)> {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut rebuilt = http::Response::new(body.clone());
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok((Response::from(rebuilt), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_ms_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        let mut dated = HeaderMap::new();
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(10));
+        dated.insert(RETRY_AFTER, HeaderValue::try_from(past).unwrap());
+        assert_eq!(retry_after(&dated), Some(Duration::ZERO));
+        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        dated.insert(RETRY_AFTER, HeaderValue::try_from(future).unwrap());
+        let wait = retry_after(&dated).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+        dated.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&dated), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_the_exponential_ceiling() {
+        let policy = RetryPolicy::default();
+        for retry in 0..10 {
+            let ceiling = (Duration::from_millis(500) * 2u32.pow(retry)).min(Duration::from_secs(8));
+            for _ in 0..50 {
+                assert!(policy.backoff(retry) <= ceiling);
+            }
+        }
+    }
+}

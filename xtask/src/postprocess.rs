@@ -1,0 +1,178 @@
+//! Changes made to progenitor's output, as syntax-tree edits so that they
+//! survive every regeneration:
+//!
+//! 1. Types and client are split: the items of `pub mod types` become the
+//!    `topcalls-types` crate, and the client re-exports that crate as `types`.
+//! 2. Every string enum the client *receives* (reachable from a response or a
+//!    webhook payload) becomes forward compatible: it is `#[non_exhaustive]`,
+//!    gains `Unknown(String)` that keeps a value this SDK does not know, and
+//!    serializes that value back unchanged. Enums only ever sent stay strict.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use quote::quote;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{parse_quote, Fields, Item, ItemEnum, ItemImpl};
+
+pub(crate) struct Split {
+    pub(crate) types: syn::File,
+    pub(crate) client: syn::File,
+}
+
+pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Result<Split, String> {
+    let index = client
+        .items
+        .iter()
+        .position(|item| matches!(item, Item::Mod(m) if m.ident == "types"))
+        .ok_or("progenitor output has no `mod types`")?;
+    let Item::Mod(types_mod) = client.items.remove(index) else {
+        return Err("`types` is not a module".into());
+    };
+    let (_, mut items) = types_mod.content.ok_or("`mod types` has no body")?;
+    make_received_enums_lenient(&mut items, received)?;
+    client.items.insert(
+        index,
+        parse_quote! {
+            /// Types used as operation parameters and responses: the `topcalls-types` crate.
+            pub use topcalls_types as types;
+        },
+    );
+    let types = syn::File { shebang: None, frontmatter: None, attrs: Vec::new(), items };
+    Ok(Split { types, client })
+}
+
+fn make_received_enums_lenient(
+    items: &mut [Item],
+    received: &BTreeSet<String>,
+) -> Result<(), String> {
+    let references = type_references(items);
+    let missing: Vec<&String> =
+        received.iter().filter(|name| !references.contains_key(name.as_str())).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "received schemas without a generated type of the same name: {missing:?} \
+             (name component schemas in PascalCase)"
+        ));
+    }
+
+    // Inline schemas become types of their own: follow field types so that
+    // an enum nested in a received struct is lenient too.
+    let mut lenient = BTreeSet::new();
+    let mut stack: Vec<String> = received.iter().cloned().collect();
+    while let Some(name) = stack.pop() {
+        if lenient.insert(name.clone()) {
+            stack.extend(references.get(&name).into_iter().flatten().cloned());
+        }
+    }
+
+    let string_enums: BTreeSet<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Enum(e) if lenient.contains(&e.ident.to_string()) && is_string_enum(e) => {
+                Some(e.ident.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    for item in items.iter_mut() {
+        match item {
+            Item::Enum(e) if string_enums.contains(&e.ident.to_string()) => add_unknown_variant(e),
+            Item::Impl(i) => {
+                if let Some(name) = self_type_name(i).filter(|n| string_enums.contains(n)) {
+                    match trait_name(i).as_deref() {
+                        Some("Display") => DisplayUnknown.visit_item_impl_mut(i),
+                        Some("FromStr") => FromStrUnknown.visit_item_impl_mut(i),
+                        _ => {}
+                    }
+                    let _ = name;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// For every struct and enum, the names of the types its fields mention.
+fn type_references(items: &[Item]) -> BTreeMap<String, BTreeSet<String>> {
+    #[derive(Default)]
+    struct Idents(BTreeSet<String>);
+    impl<'ast> Visit<'ast> for Idents {
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            self.0.insert(segment.ident.to_string());
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut map = BTreeMap::new();
+    for item in items {
+        let (name, fields): (_, Vec<&Fields>) = match item {
+            Item::Struct(s) => (s.ident.to_string(), vec![&s.fields]),
+            Item::Enum(e) => (e.ident.to_string(), e.variants.iter().map(|v| &v.fields).collect()),
+            _ => continue,
+        };
+        let mut idents = Idents::default();
+        for field in fields.into_iter().flat_map(Fields::iter) {
+            idents.visit_type(&field.ty);
+        }
+        map.insert(name, idents.0);
+    }
+    map
+}
+
+fn is_string_enum(e: &ItemEnum) -> bool {
+    !e.variants.is_empty() && e.variants.iter().all(|v| matches!(v.fields, Fields::Unit))
+}
+
+fn add_unknown_variant(e: &mut ItemEnum) {
+    for attr in &mut e.attrs {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        if let Ok(paths) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        ) {
+            let kept = paths.into_iter().filter(|p| !p.is_ident("Copy"));
+            *attr = parse_quote!(#[derive(#(#kept),*)]);
+        }
+    }
+    e.attrs.push(parse_quote!(#[non_exhaustive]));
+    e.variants.push(parse_quote! {
+        /// A value this version of the SDK does not know. The raw string is
+        /// kept and serializes back unchanged.
+        #[serde(untagged)]
+        Unknown(::std::string::String)
+    });
+}
+
+fn self_type_name(i: &ItemImpl) -> Option<String> {
+    match &*i.self_ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+fn trait_name(i: &ItemImpl) -> Option<String> {
+    i.trait_.as_ref().and_then(|(path, _)| path.segments.last()).map(|s| s.ident.to_string())
+}
+
+/// `Display` writes an unknown value as it came.
+struct DisplayUnknown;
+impl VisitMut for DisplayUnknown {
+    fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
+        m.arms.push(parse_quote!(Self::Unknown(ref value) => f.write_str(value),));
+    }
+}
+
+/// `FromStr` keeps an unknown value instead of failing, like `Deserialize`.
+struct FromStrUnknown;
+impl VisitMut for FromStrUnknown {
+    fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
+        for arm in &mut m.arms {
+            if matches!(arm.pat, syn::Pat::Wild(_)) {
+                *arm.body = syn::parse2(quote!(Ok(Self::Unknown(value.to_string()))))
+                    .unwrap_or_else(|_| (*arm.body).clone());
+            }
+        }
+    }
+}
