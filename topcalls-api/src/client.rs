@@ -79,11 +79,11 @@ impl Client {
 
     /// Runs one generated operation: options apply, the overall deadline
     /// holds across attempts, and errors come back as [`Error`].
-    pub(crate) async fn run<T, F>(
-        &self,
+    pub(crate) async fn run<'a, T, F>(
+        &'a self,
         operation: &'static str,
         options: RequestOptions,
-        send: impl FnOnce(&generated::Client, Option<String>) -> F,
+        send: impl FnOnce(&'a generated::Client, Option<String>) -> F,
     ) -> Result<ResponseValue<T>>
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,
@@ -126,11 +126,11 @@ impl Client {
     /// Like [`Client::run`] for a POST: the idempotency key is fixed before
     /// the first attempt (the caller's, or a fresh one) so that every retry,
     /// and every error, carries it.
-    pub(crate) async fn run_post<T, F>(
-        &self,
+    pub(crate) async fn run_post<'a, T, F>(
+        &'a self,
         operation: &'static str,
         mut options: RequestOptions,
-        send: impl FnOnce(&generated::Client, String) -> F,
+        send: impl FnOnce(&'a generated::Client, String) -> F,
     ) -> Result<ResponseValue<T>>
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,

@@ -8,6 +8,38 @@ pub use topcalls_types as types;
 #[derive(Clone, Debug)]
 /**Client for TopCalls API
 
+The TopCalls v1 API places AI voice calls, monitors and controls campaigns, manages phone
+numbers and SIP carriers (bring your own carrier), lists models and voices, reports the
+call-minute balance and registers webhook subscriptions.
+
+Authentication: send `Authorization: Bearer <key>` (keys look like `tc_live_…`) on every request.
+Bodies are JSON; errors are RFC 7807 Problem documents (`application/problem+json`). Timestamps
+are RFC 3339 UTC; durations are decimal minutes. Every response carries `X-Request-Id`, and a
+Problem's `instance` holds the same id.
+
+This document is the single source of truth of the topcalls-rs SDK. Request schemas are strict
+(patterns, lengths, ranges, enums describe what a client must send); response schemas are
+lenient (no patterns, lengths or uuid formats; unknown fields and enum values may appear; ids
+may be non-UUID strings such as `camp_abc123`).
+
+Decisions of this document beyond the published documentation and the project's API contract:
+- Every string enum is a named component; request enums (`CallMode`, `TrunkType`,
+  `CallWebhookEvent`, `CallOutcomeFilter`, `VoiceModeFilter`) are distinct from response
+  enums even where values overlap.
+- Error `type` URIs other than `insufficient_quota` (`validation_error`, `unauthorized`,
+  `forbidden`, `not_found`, `invalid_state`, `duplicate`, `idempotency_key_reused`,
+  `idempotency_key_in_use`, `rate_limited`, `internal_error`) follow the documented
+  `https://api.topcalls.ai/errors/<code>` form but are our naming.
+- stop/cancel/start/pause also declare 400 (a malformed `Idempotency-Key` header), and every
+  POST success response (not only 201) declares `Idempotent-Replayed`.
+- `StopCallResponse.status` reuses `CallGatewayStatus`.
+- Voice `gender` and `provider`, call `background_audio`, `background_audio_gain` and
+  `disposition` are free strings (their value sets are not published).
+- Webhook payload shapes other than `call.completed` and the `transferred_to` field are our
+  best reading; each event has its own schema and is referenced from a callback.
+- Nullable references in responses use `nullable: true` + single-element `allOf`.
+
+
 Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
@@ -70,10 +102,41 @@ const _: () = {
     {}
 };
 impl Client {
-    /**Sends a `GET` request to `/v1/calls`
+    /**Get the balance
+
+Returns the account's call-minute balance: remaining minutes (plan remaining + welcome
+bonus remaining), plan minutes, plan + bonus total, minutes used, minutes reserved by calls
+in progress, and welcome bonus used and remaining (each capped at 500). Required scope:
+`calls:read`.
+
+
+Sends a `GET` request to `/v1/balance`
 
 ```ignore
+let response = client.get_balance()
+    .send()
+    .await;
+```*/
+    pub fn get_balance(&self) -> builder::GetBalance<'_> {
+        builder::GetBalance::new(self)
+    }
+    /**List calls
+
+Lists the account's calls, newest first. Pass `next_cursor` back as `cursor` to get the
+next page; a null `next_cursor` marks the last page. There is no total count.
+Required scope: `calls:read`.
+
+
+Sends a `GET` request to `/v1/calls`
+
+Arguments:
+- `campaign_id`: Only calls placed by this campaign.
+- `cursor`: Opaque cursor from the previous page's `next_cursor`; omit it for the first page.
+- `limit`: Maximum number of items in the page (1–200, default 50).
+- `status`: Only calls whose telephony outcome (`call_status`) is this value.
+```ignore
 let response = client.list_calls()
+    .campaign_id(campaign_id)
     .cursor(cursor)
     .limit(limit)
     .status(status)
@@ -83,8 +146,25 @@ let response = client.list_calls()
     pub fn list_calls(&self) -> builder::ListCalls<'_> {
         builder::ListCalls::new(self)
     }
-    /**Sends a `POST` request to `/v1/calls`
+    /**Create a call
 
+Creates an outbound AI voice call and dispatches it. Give exactly one of `task` (simple
+mode) or `instructions` (advanced mode); the SDK checks this before sending. Creating a
+call reserves `max_duration` minutes (default 10); when the balance cannot cover them the
+API answers 402. Per-call webhooks go to `webhook_url` for the events in `webhook_events`
+(see the callbacks). Required scope: `calls:write`.
+
+
+Sends a `POST` request to `/v1/calls`
+
+Arguments:
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+- `body`: The call to place.
 ```ignore
 let response = client.create_call()
     .idempotency_key(idempotency_key)
@@ -95,8 +175,14 @@ let response = client.create_call()
     pub fn create_call(&self) -> builder::CreateCall<'_> {
         builder::CreateCall::new(self)
     }
-    /**Sends a `GET` request to `/v1/calls/{call_id}`
+    /**Get a call
 
+Returns one call with its outcome, transcript, recording and summary. Required scope `calls:read`.
+
+Sends a `GET` request to `/v1/calls/{call_id}`
+
+Arguments:
+- `call_id`: The call's `id`.
 ```ignore
 let response = client.get_call()
     .call_id(call_id)
@@ -106,16 +192,377 @@ let response = client.get_call()
     pub fn get_call(&self) -> builder::GetCall<'_> {
         builder::GetCall::new(self)
     }
-    /**Sends a `DELETE` request to `/v1/phone-numbers/{id}`
+    /**Cancel a call
+
+Cancels a call that has not started (`pending` or `queued`). Any other state answers 409.
+No request body. Required scope: `calls:write`.
+
+
+Sends a `POST` request to `/v1/calls/{call_id}/cancel`
+
+Arguments:
+- `call_id`: The call's `id`.
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
 
 ```ignore
+let response = client.cancel_call()
+    .call_id(call_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn cancel_call(&self) -> builder::CancelCall<'_> {
+        builder::CancelCall::new(self)
+    }
+    /**Stop a call
+
+Stops a call that is `pending`, `queued` or `in_progress` (hangs up if connected). Any
+other state answers 409. No request body. Required scope: `calls:write`.
+
+
+Sends a `POST` request to `/v1/calls/{call_id}/stop`
+
+Arguments:
+- `call_id`: The call's `id`.
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+```ignore
+let response = client.stop_call()
+    .call_id(call_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn stop_call(&self) -> builder::StopCall<'_> {
+        builder::StopCall::new(self)
+    }
+    /**List campaigns
+
+Lists the account's campaigns with their stats. Paginated with `limit` and `cursor`.
+Required scope: `campaigns:read`.
+
+
+Sends a `GET` request to `/v1/campaigns`
+
+Arguments:
+- `cursor`: Opaque cursor from the previous page's `next_cursor`; omit it for the first page.
+- `limit`: Maximum number of items in the page (1–200, default 50).
+```ignore
+let response = client.list_campaigns()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_campaigns(&self) -> builder::ListCampaigns<'_> {
+        builder::ListCampaigns::new(self)
+    }
+    /**Get a campaign
+
+Returns one campaign with its details and stats (calls completed, connection rates). Required scope `campaigns:read`.
+
+Sends a `GET` request to `/v1/campaigns/{campaign_id}`
+
+Arguments:
+- `campaign_id`: The campaign's `id`.
+```ignore
+let response = client.get_campaign()
+    .campaign_id(campaign_id)
+    .send()
+    .await;
+```*/
+    pub fn get_campaign(&self) -> builder::GetCampaign<'_> {
+        builder::GetCampaign::new(self)
+    }
+    /**Pause a campaign
+
+Pauses a `running` campaign: no new calls are queued, calls in flight finish. Any other
+state answers 409. No request body. Required scope: `campaigns:write`.
+
+
+Sends a `POST` request to `/v1/campaigns/{campaign_id}/pause`
+
+Arguments:
+- `campaign_id`: The campaign's `id`.
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+```ignore
+let response = client.pause_campaign()
+    .campaign_id(campaign_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn pause_campaign(&self) -> builder::PauseCampaign<'_> {
+        builder::PauseCampaign::new(self)
+    }
+    /**Start a campaign
+
+Starts (or resumes) a campaign: `draft`, `scheduled` or `paused` → `running`. Any other
+state answers 409. No request body. Required scope: `campaigns:write`.
+
+
+Sends a `POST` request to `/v1/campaigns/{campaign_id}/start`
+
+Arguments:
+- `campaign_id`: The campaign's `id`.
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+```ignore
+let response = client.start_campaign()
+    .campaign_id(campaign_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn start_campaign(&self) -> builder::StartCampaign<'_> {
+        builder::StartCampaign::new(self)
+    }
+    /**List models
+
+Lists the models a call can use. Availability changes over time; models with
+`supports_temperature: false` ignore `temperature`. Not paginated.
+
+
+Sends a `GET` request to `/v1/models`
+
+```ignore
+let response = client.list_models()
+    .send()
+    .await;
+```*/
+    pub fn list_models(&self) -> builder::ListModels<'_> {
+        builder::ListModels::new(self)
+    }
+    /**List phone numbers
+
+Lists the account's phone numbers (deleted numbers are omitted). Paginated with `limit`
+and `cursor`. Required scope: `phone_numbers:read`.
+
+
+Sends a `GET` request to `/v1/phone-numbers`
+
+Arguments:
+- `cursor`: Opaque cursor from the previous page's `next_cursor`; omit it for the first page.
+- `limit`: Maximum number of items in the page (1–200, default 50).
+```ignore
+let response = client.list_phone_numbers()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_phone_numbers(&self) -> builder::ListPhoneNumbers<'_> {
+        builder::ListPhoneNumbers::new(self)
+    }
+    /**Add a phone number
+
+Adds a phone number to the account, optionally routed through a bring-your-own carrier
+(`voip_carrier_sid` from create_carrier). A number the account already has answers 409;
+a number that needs quota the account lacks answers 402. Required scope:
+`phone_numbers:write`.
+
+
+Sends a `POST` request to `/v1/phone-numbers`
+
+Arguments:
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+- `body`: The number to add.
+```ignore
+let response = client.create_phone_number()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_phone_number(&self) -> builder::CreatePhoneNumber<'_> {
+        builder::CreatePhoneNumber::new(self)
+    }
+    /**List carriers
+
+Lists the account's bring-your-own SIP carriers, each with its SIP gateway. Not paginated.
+Passwords are never returned. Required scope: `phone_numbers:read`.
+
+
+Sends a `GET` request to `/v1/phone-numbers/carriers`
+
+```ignore
+let response = client.list_carriers()
+    .send()
+    .await;
+```*/
+    pub fn list_carriers(&self) -> builder::ListCarriers<'_> {
+        builder::ListCarriers::new(self)
+    }
+    /**Create a carrier
+
+Adds a bring-your-own SIP carrier. An inbound gateway must be an IPv4 address (hostnames
+are rejected). Send `registration` when `trunk_type` is `reg` and `inbound_auth` when it is
+`auth`. Pass the returned `voip_carrier_sid` when adding phone numbers; DELETE takes the
+returned `id`. Required scope: `phone_numbers:write`.
+
+
+Sends a `POST` request to `/v1/phone-numbers/carriers`
+
+Arguments:
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+- `body`: The carrier to add.
+```ignore
+let response = client.create_carrier()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_carrier(&self) -> builder::CreateCarrier<'_> {
+        builder::CreateCarrier::new(self)
+    }
+    /**Delete a carrier
+
+Deletes a carrier by its record `id` (not its `voip_carrier_sid`). Required scope:
+`phone_numbers:write`.
+
+
+Sends a `DELETE` request to `/v1/phone-numbers/carriers/{carrier_id}`
+
+Arguments:
+- `carrier_id`: The carrier's record `id` (not its `voip_carrier_sid`).
+```ignore
+let response = client.delete_carrier()
+    .carrier_id(carrier_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_carrier(&self) -> builder::DeleteCarrier<'_> {
+        builder::DeleteCarrier::new(self)
+    }
+    /**Get a phone number
+
+Returns one phone number. A deleted number answers 404. Required scope `phone_numbers:read`.
+
+Sends a `GET` request to `/v1/phone-numbers/{phone_number_id}`
+
+Arguments:
+- `phone_number_id`: The phone number's `id`.
+```ignore
+let response = client.get_phone_number()
+    .phone_number_id(phone_number_id)
+    .send()
+    .await;
+```*/
+    pub fn get_phone_number(&self) -> builder::GetPhoneNumber<'_> {
+        builder::GetPhoneNumber::new(self)
+    }
+    /**Delete a phone number
+
+Soft-deletes a phone number (its status becomes `deleted`); afterwards GET answers 404 and
+lists omit it. Required scope: `phone_numbers:write`.
+
+
+Sends a `DELETE` request to `/v1/phone-numbers/{phone_number_id}`
+
+Arguments:
+- `phone_number_id`: The phone number's `id`.
+```ignore
 let response = client.delete_phone_number()
-    .id(id)
+    .phone_number_id(phone_number_id)
     .send()
     .await;
 ```*/
     pub fn delete_phone_number(&self) -> builder::DeletePhoneNumber<'_> {
         builder::DeletePhoneNumber::new(self)
+    }
+    /**List the account's voices
+
+Lists every voice the account can use, built-in, custom and cloned. Not paginated.
+
+Sends a `GET` request to `/v1/voices`
+
+```ignore
+let response = client.list_voices()
+    .send()
+    .await;
+```*/
+    pub fn list_voices(&self) -> builder::ListVoices<'_> {
+        builder::ListVoices::new(self)
+    }
+    /**List built-in voices
+
+Lists the built-in voices, optionally filtered. Not paginated.
+
+Sends a `GET` request to `/v1/voices/builtin`
+
+Arguments:
+- `gender`: Only voices of this gender (for example `female`).
+- `language`: Only voices for this language (for example `en` or `en-US`).
+- `mode`: Only voices for this call mode.
+- `provider`: Only voices from this provider (for example `openai` or `elevenlabs`).
+```ignore
+let response = client.list_builtin_voices()
+    .gender(gender)
+    .language(language)
+    .mode(mode)
+    .provider(provider)
+    .send()
+    .await;
+```*/
+    pub fn list_builtin_voices(&self) -> builder::ListBuiltinVoices<'_> {
+        builder::ListBuiltinVoices::new(self)
+    }
+    /**Create a webhook subscription
+
+Subscribes `url` to an account-wide event. v1 delivers `call.completed` and
+`call.completed.<disposition>`. `filters` keys are payload fields; a value is an exact
+match, an array (any of), or a SQL LIKE pattern such as `"+1555%"`; `is_conversion`
+matches "disposition is one of the campaign's conversion_outcomes". Deliveries are signed
+like per-call webhooks (see the callbacks).
+
+
+Sends a `POST` request to `/v1/webhooks`
+
+Arguments:
+- `idempotency_key`: Makes the POST safe to retry. The server keeps the response for 24 hours and returns it
+again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are scoped to
+the account. The same key with a different body answers 409 `idempotency_key_reused`; a
+retry while the first request is still processing answers 409 `idempotency_key_in_use`
+(safe to retry later).
+
+- `body`: The subscription to create.
+```ignore
+let response = client.create_webhook_subscription()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_webhook_subscription(&self) -> builder::CreateWebhookSubscription<'_> {
+        builder::CreateWebhookSubscription::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -127,12 +574,89 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::get_balance`]
+
+[`Client::get_balance`]: super::Client::get_balance*/
+    #[derive(Debug, Clone)]
+    pub struct GetBalance<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetBalance<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/balance`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Balance>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/balance", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_balance",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_calls`]
 
 [`Client::list_calls`]: super::Client::list_calls*/
     #[derive(Debug, Clone)]
     pub struct ListCalls<'a> {
         client: &'a super::Client,
+        campaign_id: Result<Option<::std::string::String>, String>,
         cursor: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         status: Result<Option<types::CallOutcomeFilter>, String>,
@@ -141,10 +665,24 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                campaign_id: Ok(None),
                 cursor: Ok(None),
                 limit: Ok(None),
                 status: Ok(None),
             }
+        }
+        pub fn campaign_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.campaign_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for campaign_id failed"
+                        .to_string()
+                });
+            self
         }
         pub fn cursor<V>(mut self, value: V) -> Self
         where
@@ -185,8 +723,11 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/v1/calls`
-        pub async fn send(self) -> Result<ResponseValue<types::CallList>, Error<()>> {
-            let Self { client, cursor, limit, status } = self;
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CallList>, Error<types::Problem>> {
+            let Self { client, campaign_id, cursor, limit, status } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
@@ -207,6 +748,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("campaign_id", &campaign_id))
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("status", &status))
@@ -221,6 +763,41 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -329,6 +906,48 @@ pub mod builder {
                         ),
                     )
                 }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                402u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -396,7 +1015,1580 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_call`]
+
+[`Client::cancel_call`]: super::Client::cancel_call*/
+    #[derive(Debug, Clone)]
+    pub struct CancelCall<'a> {
+        client: &'a super::Client,
+        call_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::CancelCallIdempotencyKey>, String>,
+    }
+    impl<'a> CancelCall<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                call_id: Err("call_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn call_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.call_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for call_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CancelCallIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CancelCallIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/calls/{call_id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CancelCallResponse>, Error<types::Problem>> {
+            let Self { client, call_id, idempotency_key } = self;
+            let call_id = call_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/calls/{}/cancel", client.baseurl, encode_path(& call_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cancel_call",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::stop_call`]
+
+[`Client::stop_call`]: super::Client::stop_call*/
+    #[derive(Debug, Clone)]
+    pub struct StopCall<'a> {
+        client: &'a super::Client,
+        call_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::StopCallIdempotencyKey>, String>,
+    }
+    impl<'a> StopCall<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                call_id: Err("call_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn call_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.call_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for call_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StopCallIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `StopCallIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/calls/{call_id}/stop`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StopCallResponse>, Error<types::Problem>> {
+            let Self { client, call_id, idempotency_key } = self;
+            let call_id = call_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/calls/{}/stop", client.baseurl, encode_path(& call_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "stop_call",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_campaigns`]
+
+[`Client::list_campaigns`]: super::Client::list_campaigns*/
+    #[derive(Debug, Clone)]
+    pub struct ListCampaigns<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+    }
+    impl<'a> ListCampaigns<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/campaigns`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CampaignList>, Error<types::Problem>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/campaigns", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_campaigns",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_campaign`]
+
+[`Client::get_campaign`]: super::Client::get_campaign*/
+    #[derive(Debug, Clone)]
+    pub struct GetCampaign<'a> {
+        client: &'a super::Client,
+        campaign_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetCampaign<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                campaign_id: Err("campaign_id was not initialized".to_string()),
+            }
+        }
+        pub fn campaign_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.campaign_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for campaign_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/campaigns/{campaign_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Campaign>, Error<types::Problem>> {
+            let Self { client, campaign_id } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_campaign",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::pause_campaign`]
+
+[`Client::pause_campaign`]: super::Client::pause_campaign*/
+    #[derive(Debug, Clone)]
+    pub struct PauseCampaign<'a> {
+        client: &'a super::Client,
+        campaign_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::PauseCampaignIdempotencyKey>, String>,
+    }
+    impl<'a> PauseCampaign<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                campaign_id: Err("campaign_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn campaign_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.campaign_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for campaign_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PauseCampaignIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `PauseCampaignIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/campaigns/{campaign_id}/pause`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CampaignActionResponse>,
+            Error<types::Problem>,
+        > {
+            let Self { client, campaign_id, idempotency_key } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}/pause", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "pause_campaign",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::start_campaign`]
+
+[`Client::start_campaign`]: super::Client::start_campaign*/
+    #[derive(Debug, Clone)]
+    pub struct StartCampaign<'a> {
+        client: &'a super::Client,
+        campaign_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::StartCampaignIdempotencyKey>, String>,
+    }
+    impl<'a> StartCampaign<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                campaign_id: Err("campaign_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn campaign_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.campaign_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for campaign_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StartCampaignIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `StartCampaignIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/campaigns/{campaign_id}/start`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CampaignActionResponse>,
+            Error<types::Problem>,
+        > {
+            let Self { client, campaign_id, idempotency_key } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}/start", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "start_campaign",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_models`]
+
+[`Client::list_models`]: super::Client::list_models*/
+    #[derive(Debug, Clone)]
+    pub struct ListModels<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListModels<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/models`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ModelList>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/models", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_models",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_phone_numbers`]
+
+[`Client::list_phone_numbers`]: super::Client::list_phone_numbers*/
+    #[derive(Debug, Clone)]
+    pub struct ListPhoneNumbers<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+    }
+    impl<'a> ListPhoneNumbers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/phone-numbers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PhoneNumberList>, Error<types::Problem>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_phone_numbers",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_phone_number`]
+
+[`Client::create_phone_number`]: super::Client::create_phone_number*/
+    #[derive(Debug, Clone)]
+    pub struct CreatePhoneNumber<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::CreatePhoneNumberIdempotencyKey>, String>,
+        body: Result<types::builder::CreatePhoneNumberRequest, String>,
+    }
+    impl<'a> CreatePhoneNumber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreatePhoneNumberIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreatePhoneNumberIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreatePhoneNumberRequest>,
+            <V as std::convert::TryInto<
+                types::CreatePhoneNumberRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreatePhoneNumberRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreatePhoneNumberRequest,
+            ) -> types::builder::CreatePhoneNumberRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/phone-numbers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreatePhoneNumberRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_phone_number",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                402u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_carriers`]
+
+[`Client::list_carriers`]: super::Client::list_carriers*/
+    #[derive(Debug, Clone)]
+    pub struct ListCarriers<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListCarriers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/phone-numbers/carriers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CarrierList>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_carriers",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_carrier`]
+
+[`Client::create_carrier`]: super::Client::create_carrier*/
+    #[derive(Debug, Clone)]
+    pub struct CreateCarrier<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::CreateCarrierIdempotencyKey>, String>,
+        body: Result<types::builder::CreateCarrierRequest, String>,
+    }
+    impl<'a> CreateCarrier<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCarrierIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateCarrierIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCarrierRequest>,
+            <V as std::convert::TryInto<
+                types::CreateCarrierRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateCarrierRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateCarrierRequest,
+            ) -> types::builder::CreateCarrierRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/phone-numbers/carriers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Carrier>, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateCarrierRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_carrier",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_carrier`]
+
+[`Client::delete_carrier`]: super::Client::delete_carrier*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteCarrier<'a> {
+        client: &'a super::Client,
+        carrier_id: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteCarrier<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                carrier_id: Err("carrier_id was not initialized".to_string()),
+            }
+        }
+        pub fn carrier_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.carrier_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for carrier_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/phone-numbers/carriers/{carrier_id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, carrier_id } = self;
+            let carrier_id = carrier_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/phone-numbers/carriers/{}", client.baseurl, encode_path(&
+                carrier_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_carrier",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_phone_number`]
+
+[`Client::get_phone_number`]: super::Client::get_phone_number*/
+    #[derive(Debug, Clone)]
+    pub struct GetPhoneNumber<'a> {
+        client: &'a super::Client,
+        phone_number_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetPhoneNumber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                phone_number_id: Err("phone_number_id was not initialized".to_string()),
+            }
+        }
+        pub fn phone_number_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.phone_number_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for phone_number_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/phone-numbers/{phone_number_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
+            let Self { client, phone_number_id } = self;
+            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_phone_number",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -413,33 +2605,34 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeletePhoneNumber<'a> {
         client: &'a super::Client,
-        id: Result<::std::string::String, String>,
+        phone_number_id: Result<::std::string::String, String>,
     }
     impl<'a> DeletePhoneNumber<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                id: Err("id was not initialized".to_string()),
+                phone_number_id: Err("phone_number_id was not initialized".to_string()),
             }
         }
-        pub fn id<V>(mut self, value: V) -> Self
+        pub fn phone_number_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value
+            self.phone_number_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
+                    "conversion to `:: std :: string :: String` for phone_number_id failed"
                         .to_string()
                 });
             self
         }
-        ///Sends a `DELETE` request to `/v1/phone-numbers/{id}`
+        ///Sends a `DELETE` request to `/v1/phone-numbers/{phone_number_id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
+            let Self { client, phone_number_id } = self;
+            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& id.to_string()),
+                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
+                .to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -468,7 +2661,413 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_voices`]
+
+[`Client::list_voices`]: super::Client::list_voices*/
+    #[derive(Debug, Clone)]
+    pub struct ListVoices<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListVoices<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/voices`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AccountVoiceList>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/voices", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_voices",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_builtin_voices`]
+
+[`Client::list_builtin_voices`]: super::Client::list_builtin_voices*/
+    #[derive(Debug, Clone)]
+    pub struct ListBuiltinVoices<'a> {
+        client: &'a super::Client,
+        gender: Result<Option<types::ListBuiltinVoicesGender>, String>,
+        language: Result<Option<types::ListBuiltinVoicesLanguage>, String>,
+        mode: Result<Option<types::VoiceModeFilter>, String>,
+        provider: Result<Option<types::ListBuiltinVoicesProvider>, String>,
+    }
+    impl<'a> ListBuiltinVoices<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                gender: Ok(None),
+                language: Ok(None),
+                mode: Ok(None),
+                provider: Ok(None),
+            }
+        }
+        pub fn gender<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListBuiltinVoicesGender>,
+        {
+            self.gender = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListBuiltinVoicesGender` for gender failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn language<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListBuiltinVoicesLanguage>,
+        {
+            self.language = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListBuiltinVoicesLanguage` for language failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn mode<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::VoiceModeFilter>,
+        {
+            self.mode = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `VoiceModeFilter` for mode failed".to_string()
+                });
+            self
+        }
+        pub fn provider<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListBuiltinVoicesProvider>,
+        {
+            self.provider = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListBuiltinVoicesProvider` for provider failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/voices/builtin`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::VoiceList>, Error<types::Problem>> {
+            let Self { client, gender, language, mode, provider } = self;
+            let gender = gender.map_err(Error::InvalidRequest)?;
+            let language = language.map_err(Error::InvalidRequest)?;
+            let mode = mode.map_err(Error::InvalidRequest)?;
+            let provider = provider.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/voices/builtin", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("gender", &gender))
+                .query(&progenitor_client::QueryParam::new("language", &language))
+                .query(&progenitor_client::QueryParam::new("mode", &mode))
+                .query(&progenitor_client::QueryParam::new("provider", &provider))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_builtin_voices",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_webhook_subscription`]
+
+[`Client::create_webhook_subscription`]: super::Client::create_webhook_subscription*/
+    #[derive(Debug, Clone)]
+    pub struct CreateWebhookSubscription<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<
+            Option<types::CreateWebhookSubscriptionIdempotencyKey>,
+            String,
+        >,
+        body: Result<types::builder::CreateWebhookSubscriptionRequest, String>,
+    }
+    impl<'a> CreateWebhookSubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateWebhookSubscriptionIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateWebhookSubscriptionIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateWebhookSubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::CreateWebhookSubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateWebhookSubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateWebhookSubscriptionRequest,
+            ) -> types::builder::CreateWebhookSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhooks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookSubscription>, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateWebhookSubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhooks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_webhook_subscription",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

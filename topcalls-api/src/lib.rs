@@ -1,11 +1,46 @@
-//! The Rust SDK for the TopCalls API.
+//! The Rust SDK for the TopCalls API: place calls that an AI voice agent
+//! conducts, follow them to a transcript and summary, run campaigns, manage
+//! phone numbers and SIP carriers, pick models and voices, read the balance.
+//!
+//! ```no_run
+//! use topcalls_api::{Client, types::CreateCallRequest};
+//!
+//! # async fn run() -> topcalls_api::Result<()> {
+//! let client = Client::from_env()?; // TOPCALLS_API_KEY, optional TOPCALLS_BASE_URL
+//! let placed = client
+//!     .calls()
+//!     .create(
+//!         CreateCallRequest::builder()
+//!             .phone_number("+15551234567")
+//!             .task("Confirm tomorrow's 10:00 dentist appointment with Sam."),
+//!     )
+//!     .await?;
+//! let call = client.calls().wait_until_finished(&placed.call_id).await?;
+//! println!("{}", call.call_summary.unwrap_or_default());
+//! # Ok(()) }
+//! ```
+//!
+//! Every `POST` carries an `Idempotency-Key` that stays the same across
+//! retries, so a retried request never places a call twice. Errors are one
+//! [`Error`] type; API errors keep the status, the Problem+JSON body and the
+//! request id ([`ApiError`]).
 #![deny(missing_docs)]
 
+mod calls;
+mod campaigns;
+mod catalog;
 mod client;
 mod error;
+mod pagination;
+mod phone_numbers;
 mod retry;
 mod transport;
+mod validate;
+mod wait;
 
+/// The generated client: one builder per operation of openapi.yaml, reachable
+/// through [`Client::raw`].
+#[rustfmt::skip]
 #[allow(
     missing_docs,
     unreachable_pub,
@@ -16,7 +51,13 @@ mod transport;
 )]
 pub mod generated;
 
-pub use client::{Client, ClientBuilder, RequestOptions, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL};
+pub use calls::{Calls, ListCalls, is_finished};
+pub use campaigns::{Campaigns, ListCampaigns};
+pub use catalog::{ListBuiltinVoices, Webhooks};
+pub use client::{API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions};
 pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
+pub use pagination::Page;
+pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
+pub use wait::WaitOptions;

@@ -14,10 +14,11 @@
 //! assert_eq!(known, CallGatewayStatus::Queued);
 //!
 //! let future: CallGatewayStatus = serde_json::from_str("\"ringing\"").unwrap();
-//! assert_eq!(future, CallGatewayStatus::Unknown("ringing".into()));
+//! assert_eq!(future, CallGatewayStatus::UnknownValue("ringing".into()));
 //! assert_eq!(serde_json::to_string(&future).unwrap(), "\"ringing\"");
 //! ```
 
+#[rustfmt::skip]
 #[allow(
     missing_docs,
     unreachable_pub,

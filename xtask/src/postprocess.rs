@@ -5,7 +5,7 @@
 //!    `topcalls-types` crate, and the client re-exports that crate as `types`.
 //! 2. Every string enum the client *receives* (reachable from a response or a
 //!    webhook payload) becomes forward compatible: it is `#[non_exhaustive]`,
-//!    gains `Unknown(String)` that keeps a value this SDK does not know, and
+//!    gains `UnknownValue(String)` that keeps a value this SDK does not know, and
 //!    serializes that value back unchanged. Enums only ever sent stay strict.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,15 +77,14 @@ fn make_received_enums_lenient(
         .collect();
     for item in items.iter_mut() {
         match item {
-            Item::Enum(e) if string_enums.contains(&e.ident.to_string()) => add_unknown_variant(e),
+            Item::Enum(e) if string_enums.contains(&e.ident.to_string()) => add_unknown_variant(e)?,
             Item::Impl(i) => {
-                if let Some(name) = self_type_name(i).filter(|n| string_enums.contains(n)) {
+                if self_type_name(i).is_some_and(|n| string_enums.contains(&n)) {
                     match trait_name(i).as_deref() {
                         Some("Display") => DisplayUnknown.visit_item_impl_mut(i),
                         Some("FromStr") => FromStrUnknown.visit_item_impl_mut(i),
                         _ => {}
                     }
-                    let _ = name;
                 }
             }
             _ => {}
@@ -124,7 +123,13 @@ fn is_string_enum(e: &ItemEnum) -> bool {
     !e.variants.is_empty() && e.variants.iter().all(|v| matches!(v.fields, Fields::Unit))
 }
 
-fn add_unknown_variant(e: &mut ItemEnum) {
+/// The fallback variant's name; a schema value that maps to it is an error.
+const FALLBACK: &str = "UnknownValue";
+
+fn add_unknown_variant(e: &mut ItemEnum) -> Result<(), String> {
+    if e.variants.iter().any(|v| v.ident == FALLBACK) {
+        return Err(format!("enum `{}` already has a variant named `{FALLBACK}`", e.ident));
+    }
     for attr in &mut e.attrs {
         if !attr.path().is_ident("derive") {
             continue;
@@ -141,8 +146,9 @@ fn add_unknown_variant(e: &mut ItemEnum) {
         /// A value this version of the SDK does not know. The raw string is
         /// kept and serializes back unchanged.
         #[serde(untagged)]
-        Unknown(::std::string::String)
+        UnknownValue(::std::string::String)
     });
+    Ok(())
 }
 
 fn self_type_name(i: &ItemImpl) -> Option<String> {
@@ -160,7 +166,7 @@ fn trait_name(i: &ItemImpl) -> Option<String> {
 struct DisplayUnknown;
 impl VisitMut for DisplayUnknown {
     fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
-        m.arms.push(parse_quote!(Self::Unknown(ref value) => f.write_str(value),));
+        m.arms.push(parse_quote!(Self::UnknownValue(ref value) => f.write_str(value),));
     }
 }
 
@@ -170,7 +176,7 @@ impl VisitMut for FromStrUnknown {
     fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
         for arm in &mut m.arms {
             if matches!(arm.pat, syn::Pat::Wild(_)) {
-                *arm.body = syn::parse2(quote!(Ok(Self::Unknown(value.to_string()))))
+                *arm.body = syn::parse2(quote!(Ok(Self::UnknownValue(value.to_string()))))
                     .unwrap_or_else(|_| (*arm.body).clone());
             }
         }

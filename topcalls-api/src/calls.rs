@@ -1,0 +1,212 @@
+//! `client.calls()`: place calls and follow them to a transcript and summary.
+
+use std::fmt;
+
+use futures::Stream;
+use progenitor_client::ResponseValue;
+
+use crate::client::{Client, RequestOptions};
+use crate::error::Result;
+use crate::types::{
+    CallGatewayStatus, CallList, CallOutcomeFilter, CancelCallResponse, CreateCallRequest,
+    CreateCallResponse, StopCallResponse,
+};
+use crate::types::Call;
+use crate::validate;
+use crate::wait::{self, WaitOptions};
+
+/// Calls: create, read, list, stop, cancel, wait. From [`Client::calls`].
+#[derive(Debug, Clone, Copy)]
+pub struct Calls<'a> {
+    client: &'a Client,
+}
+
+impl Client {
+    /// Calls: create, read, list, stop, cancel, wait.
+    pub fn calls(&self) -> Calls<'_> {
+        Calls { client: self }
+    }
+}
+
+impl<'a> Calls<'a> {
+    /// Places a call that the AI agent conducts. Checked before sending:
+    /// E.164 numbers, exactly one of `task` / `instructions`, lengths and
+    /// ranges. Retries reuse one idempotency key, so the call is placed once.
+    ///
+    /// ```no_run
+    /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
+    /// use topcalls_api::types::CreateCallRequest;
+    ///
+    /// let call = client
+    ///     .calls()
+    ///     .create(
+    ///         CreateCallRequest::builder()
+    ///             .phone_number("+15551234567")
+    ///             .task("Confirm tomorrow's 10:00 dentist appointment with Sam."),
+    ///     )
+    ///     .await?;
+    /// println!("placed {} ({})", call.call_id, call.status);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create<R>(&self, request: R) -> Result<CreateCallResponse>
+    where
+        R: TryInto<CreateCallRequest>,
+        R::Error: fmt::Display,
+    {
+        self.create_with(request, RequestOptions::default()).await
+    }
+
+    /// [`Calls::create`] with per-request options (idempotency key, retries, deadline).
+    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<CreateCallResponse>
+    where
+        R: TryInto<CreateCallRequest>,
+        R::Error: fmt::Display,
+    {
+        let body = validate::convert(request)?;
+        validate::create_call(&body)?;
+        self.client
+            .run_post("create_call", options, |raw, key| {
+                raw.create_call().idempotency_key(key).body(body).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// One call, with its transcript and summary once they exist.
+    pub async fn get(&self, call_id: &str) -> Result<Call> {
+        let call_id = validate::id("call_id", call_id)?;
+        self.client
+            .run("get_call", RequestOptions::default(), |raw, _| raw.get_call().call_id(call_id).send())
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Lists calls, newest first: one page with [`ListCalls::page`], or every
+    /// call with [`ListCalls::stream`].
+    pub fn list(&self) -> ListCalls<'a> {
+        ListCalls { client: self.client, query: ListQuery::default(), status: None, campaign_id: None }
+    }
+
+    /// Stops a queued or in-progress call (`409` otherwise).
+    pub async fn stop(&self, call_id: &str) -> Result<StopCallResponse> {
+        let call_id = validate::id("call_id", call_id)?;
+        self.client
+            .run_post("stop_call", RequestOptions::default(), |raw, key| {
+                raw.stop_call().call_id(call_id).idempotency_key(key).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Cancels a call that has not started (`409` otherwise).
+    pub async fn cancel(&self, call_id: &str) -> Result<CancelCallResponse> {
+        let call_id = validate::id("call_id", call_id)?;
+        self.client
+            .run_post("cancel_call", RequestOptions::default(), |raw, key| {
+                raw.cancel_call().call_id(call_id).idempotency_key(key).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Polls the call until it has finished (`completed`, `failed` or
+    /// `cancelled`) and its post-call processing is done, then returns it.
+    pub async fn wait_until_finished(&self, call_id: &str) -> Result<Call> {
+        self.wait_until_finished_with(call_id, &WaitOptions::default()).await
+    }
+
+    /// [`Calls::wait_until_finished`] with your own polling and timeout.
+    pub async fn wait_until_finished_with(&self, call_id: &str, options: &WaitOptions) -> Result<Call> {
+        wait::until(options, || self.get(call_id), is_finished).await
+    }
+}
+
+/// Whether a call has reached a final state with its results in place.
+pub fn is_finished(call: &Call) -> bool {
+    let terminal = matches!(
+        call.status,
+        CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled
+    );
+    terminal && call.completed != Some(false)
+}
+
+/// Paging parameters shared by every list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListQuery {
+    pub(crate) limit: Option<u32>,
+    pub(crate) cursor: Option<String>,
+}
+
+/// A call listing: filters, then [`ListCalls::page`] or [`ListCalls::stream`].
+#[derive(Debug, Clone)]
+pub struct ListCalls<'a> {
+    client: &'a Client,
+    query: ListQuery,
+    status: Option<CallOutcomeFilter>,
+    campaign_id: Option<String>,
+}
+
+impl<'a> ListCalls<'a> {
+    /// Items per page, 1–200 (server default 50).
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.query.limit = Some(limit);
+        self
+    }
+    /// Start from this cursor (a `next_cursor` from an earlier page).
+    #[must_use]
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.query.cursor = Some(cursor.into());
+        self
+    }
+    /// Only calls with this telephony outcome.
+    #[must_use]
+    pub fn status(mut self, status: CallOutcomeFilter) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Only calls of this campaign.
+    #[must_use]
+    pub fn campaign_id(mut self, campaign_id: impl Into<String>) -> Self {
+        self.campaign_id = Some(campaign_id.into());
+        self
+    }
+
+    /// One page, from the cursor set with [`ListCalls::cursor`] (or the newest).
+    pub async fn page(&self) -> Result<CallList> {
+        self.fetch(self.query.cursor.clone()).await
+    }
+
+    /// Every call from the cursor on, one page in memory at a time; pages
+    /// are fetched only as the stream is consumed.
+    pub fn stream(self) -> impl Stream<Item = Result<Call>> + 'a {
+        let first = self.query.cursor.clone();
+        crate::pagination::paginate(first, move |cursor| {
+            let this = self.clone();
+            async move { this.fetch(cursor).await }
+        })
+    }
+
+    async fn fetch(&self, cursor: Option<String>) -> Result<CallList> {
+        let limit = validate::limit(self.query.limit)?;
+        self.client
+            .run("list_calls", RequestOptions::default(), |raw, _| {
+                let mut request = raw.list_calls();
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = cursor {
+                    request = request.cursor(cursor);
+                }
+                if let Some(status) = self.status {
+                    request = request.status(status);
+                }
+                if let Some(campaign_id) = self.campaign_id.clone() {
+                    request = request.campaign_id(campaign_id);
+                }
+                request.send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+}

@@ -1,0 +1,128 @@
+//! `client.campaigns()`: monitor and control campaigns made in the dashboard.
+
+use futures::Stream;
+use progenitor_client::ResponseValue;
+
+use crate::calls::ListQuery;
+use crate::client::{Client, RequestOptions};
+use crate::error::Result;
+use crate::types::{Campaign, CampaignActionResponse, CampaignList, CampaignStatus};
+use crate::validate;
+use crate::wait::{self, WaitOptions};
+
+/// Campaigns: list, read, start, pause, wait. From [`Client::campaigns`].
+#[derive(Debug, Clone, Copy)]
+pub struct Campaigns<'a> {
+    client: &'a Client,
+}
+
+impl Client {
+    /// Campaigns: list, read, start, pause, wait.
+    pub fn campaigns(&self) -> Campaigns<'_> {
+        Campaigns { client: self }
+    }
+}
+
+impl<'a> Campaigns<'a> {
+    /// One campaign with its stats.
+    pub async fn get(&self, campaign_id: &str) -> Result<Campaign> {
+        let campaign_id = validate::id("campaign_id", campaign_id)?;
+        self.client
+            .run("get_campaign", RequestOptions::default(), |raw, _| {
+                raw.get_campaign().campaign_id(campaign_id).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Lists campaigns: one page or a stream of every campaign.
+    pub fn list(&self) -> ListCampaigns<'a> {
+        ListCampaigns { client: self.client, query: ListQuery::default() }
+    }
+
+    /// Starts (or resumes) a draft, scheduled or paused campaign (`409` otherwise).
+    pub async fn start(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
+        let campaign_id = validate::id("campaign_id", campaign_id)?;
+        self.client
+            .run_post("start_campaign", RequestOptions::default(), |raw, key| {
+                raw.start_campaign().campaign_id(campaign_id).idempotency_key(key).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Pauses a running campaign: no new calls are queued, calls in flight finish.
+    pub async fn pause(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
+        let campaign_id = validate::id("campaign_id", campaign_id)?;
+        self.client
+            .run_post("pause_campaign", RequestOptions::default(), |raw, key| {
+                raw.pause_campaign().campaign_id(campaign_id).idempotency_key(key).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Polls the campaign until its run ends (`completed`, `cancelled` or
+    /// `paused`), then returns it.
+    pub async fn wait_until_finished(&self, campaign_id: &str) -> Result<Campaign> {
+        self.wait_until_finished_with(campaign_id, &WaitOptions::default()).await
+    }
+
+    /// [`Campaigns::wait_until_finished`] with your own polling and timeout.
+    pub async fn wait_until_finished_with(&self, campaign_id: &str, options: &WaitOptions) -> Result<Campaign> {
+        wait::until(options, || self.get(campaign_id), |c: &Campaign| {
+            matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled | CampaignStatus::Paused)
+        })
+        .await
+    }
+}
+
+/// A campaign listing: [`ListCampaigns::page`] or [`ListCampaigns::stream`].
+#[derive(Debug, Clone)]
+pub struct ListCampaigns<'a> {
+    client: &'a Client,
+    query: ListQuery,
+}
+
+impl<'a> ListCampaigns<'a> {
+    /// Items per page, 1–200.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.query.limit = Some(limit);
+        self
+    }
+    /// Start from this cursor.
+    #[must_use]
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.query.cursor = Some(cursor.into());
+        self
+    }
+    /// One page.
+    pub async fn page(&self) -> Result<CampaignList> {
+        self.fetch(self.query.cursor.clone()).await
+    }
+    /// Every campaign, fetched page by page as the stream is consumed.
+    pub fn stream(self) -> impl Stream<Item = Result<Campaign>> + 'a {
+        let first = self.query.cursor.clone();
+        crate::pagination::paginate(first, move |cursor| {
+            let this = self.clone();
+            async move { this.fetch(cursor).await }
+        })
+    }
+    async fn fetch(&self, cursor: Option<String>) -> Result<CampaignList> {
+        let limit = validate::limit(self.query.limit)?;
+        self.client
+            .run("list_campaigns", RequestOptions::default(), |raw, _| {
+                let mut request = raw.list_campaigns();
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = cursor {
+                    request = request.cursor(cursor);
+                }
+                request.send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+}

@@ -1,0 +1,183 @@
+//! `client.phone_numbers()`: caller ids and bring-your-own SIP carriers.
+
+use std::fmt;
+
+use futures::Stream;
+use progenitor_client::ResponseValue;
+
+use crate::calls::ListQuery;
+use crate::client::{Client, RequestOptions};
+use crate::error::Result;
+use crate::types::{Carrier, CarrierList, CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumber, PhoneNumberList};
+use crate::validate;
+
+/// Phone numbers and carriers. From [`Client::phone_numbers`].
+#[derive(Debug, Clone, Copy)]
+pub struct PhoneNumbers<'a> {
+    client: &'a Client,
+}
+
+impl Client {
+    /// Phone numbers and carriers.
+    pub fn phone_numbers(&self) -> PhoneNumbers<'_> {
+        PhoneNumbers { client: self }
+    }
+}
+
+impl<'a> PhoneNumbers<'a> {
+    /// Adds a number (E.164, checked before sending).
+    pub async fn create<R>(&self, request: R) -> Result<PhoneNumber>
+    where
+        R: TryInto<CreatePhoneNumberRequest>,
+        R::Error: fmt::Display,
+    {
+        self.create_with(request, RequestOptions::default()).await
+    }
+
+    /// [`PhoneNumbers::create`] with per-request options.
+    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<PhoneNumber>
+    where
+        R: TryInto<CreatePhoneNumberRequest>,
+        R::Error: fmt::Display,
+    {
+        let body: CreatePhoneNumberRequest = validate::convert(request)?;
+        self.client
+            .run_post("create_phone_number", options, |raw, key| {
+                raw.create_phone_number().idempotency_key(key).body(body).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// One number.
+    pub async fn get(&self, phone_number_id: &str) -> Result<PhoneNumber> {
+        let id = validate::id("phone_number_id", phone_number_id)?;
+        self.client
+            .run("get_phone_number", RequestOptions::default(), |raw, _| {
+                raw.get_phone_number().phone_number_id(id).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Removes a number (soft delete: it stops appearing in reads and lists).
+    pub async fn delete(&self, phone_number_id: &str) -> Result<()> {
+        let id = validate::id("phone_number_id", phone_number_id)?;
+        self.client
+            .run("delete_phone_number", RequestOptions::default(), |raw, _| {
+                raw.delete_phone_number().phone_number_id(id).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Lists numbers: one page or a stream of every number.
+    pub fn list(&self) -> ListPhoneNumbers<'a> {
+        ListPhoneNumbers { client: self.client, query: ListQuery::default() }
+    }
+
+    /// SIP carriers (bring your own carrier).
+    pub fn carriers(&self) -> Carriers<'a> {
+        Carriers { client: self.client }
+    }
+}
+
+/// A phone number listing: [`ListPhoneNumbers::page`] or [`ListPhoneNumbers::stream`].
+#[derive(Debug, Clone)]
+pub struct ListPhoneNumbers<'a> {
+    client: &'a Client,
+    query: ListQuery,
+}
+
+impl<'a> ListPhoneNumbers<'a> {
+    /// Items per page, 1–200.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.query.limit = Some(limit);
+        self
+    }
+    /// Start from this cursor.
+    #[must_use]
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.query.cursor = Some(cursor.into());
+        self
+    }
+    /// One page.
+    pub async fn page(&self) -> Result<PhoneNumberList> {
+        self.fetch(self.query.cursor.clone()).await
+    }
+    /// Every number, fetched page by page as the stream is consumed.
+    pub fn stream(self) -> impl Stream<Item = Result<PhoneNumber>> + 'a {
+        let first = self.query.cursor.clone();
+        crate::pagination::paginate(first, move |cursor| {
+            let this = self.clone();
+            async move { this.fetch(cursor).await }
+        })
+    }
+    async fn fetch(&self, cursor: Option<String>) -> Result<PhoneNumberList> {
+        let limit = validate::limit(self.query.limit)?;
+        self.client
+            .run("list_phone_numbers", RequestOptions::default(), |raw, _| {
+                let mut request = raw.list_phone_numbers();
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = cursor {
+                    request = request.cursor(cursor);
+                }
+                request.send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+}
+
+/// SIP carriers. From [`PhoneNumbers::carriers`].
+#[derive(Debug, Clone, Copy)]
+pub struct Carriers<'a> {
+    client: &'a Client,
+}
+
+impl Carriers<'_> {
+    /// Adds a carrier. Pass its `voip_carrier_sid` when adding numbers.
+    pub async fn create<R>(&self, request: R) -> Result<Carrier>
+    where
+        R: TryInto<CreateCarrierRequest>,
+        R::Error: fmt::Display,
+    {
+        self.create_with(request, RequestOptions::default()).await
+    }
+
+    /// [`Carriers::create`] with per-request options.
+    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<Carrier>
+    where
+        R: TryInto<CreateCarrierRequest>,
+        R::Error: fmt::Display,
+    {
+        let body: CreateCarrierRequest = validate::convert(request)?;
+        validate::create_carrier(&body)?;
+        self.client
+            .run_post("create_carrier", options, |raw, key| {
+                raw.create_carrier().idempotency_key(key).body(body).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Every carrier of the account.
+    pub async fn list(&self) -> Result<CarrierList> {
+        self.client
+            .run("list_carriers", RequestOptions::default(), |raw, _| raw.list_carriers().send())
+            .await
+            .map(ResponseValue::into_inner)
+    }
+
+    /// Removes a carrier by its record `id` (not its `voip_carrier_sid`).
+    pub async fn delete(&self, carrier_id: &str) -> Result<()> {
+        let id = validate::id("carrier_id", carrier_id)?;
+        self.client
+            .run("delete_carrier", RequestOptions::default(), |raw, _| raw.delete_carrier().carrier_id(id).send())
+            .await
+            .map(ResponseValue::into_inner)
+    }
+}
