@@ -35,15 +35,11 @@ impl<'a> Calls<'a> {
     ///
     /// ```no_run
     /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
-    /// use topcalls_api::types::CreateCallRequest;
+    /// use topcalls_api::NewCall;
     ///
     /// let call = client
     ///     .calls()
-    ///     .create(
-    ///         CreateCallRequest::builder()
-    ///             .phone_number("+15551234567")
-    ///             .task("Confirm tomorrow's 10:00 dentist appointment with Sam."),
-    ///     )
+    ///     .create(NewCall::to("+15551234567").task("Confirm tomorrow's 10:00 dentist appointment with Sam."))
     ///     .await?;
     /// println!("placed {} ({})", call.call_id, call.status);
     /// # Ok(()) }

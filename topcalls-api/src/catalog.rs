@@ -40,8 +40,8 @@ impl Client {
     }
 
     /// Webhook subscriptions of the account.
-    pub fn webhooks(&self) -> Webhooks<'_> {
-        Webhooks { client: self }
+    pub fn webhook_subscriptions(&self) -> WebhookSubscriptions<'_> {
+        WebhookSubscriptions { client: self }
     }
 }
 
@@ -110,13 +110,13 @@ impl ListBuiltinVoices<'_> {
     }
 }
 
-/// Account webhook subscriptions. From [`Client::webhooks`].
+/// Account webhook subscriptions. From [`Client::webhook_subscriptions`].
 #[derive(Debug, Clone, Copy)]
-pub struct Webhooks<'a> {
+pub struct WebhookSubscriptions<'a> {
     client: &'a Client,
 }
 
-impl Webhooks<'_> {
+impl WebhookSubscriptions<'_> {
     /// Subscribes a URL to an event (e.g. `call.completed`), with optional
     /// filters on payload fields.
     pub async fn subscribe<R>(&self, request: R) -> Result<WebhookSubscription>
@@ -127,7 +127,7 @@ impl Webhooks<'_> {
         self.subscribe_with(request, RequestOptions::default()).await
     }
 
-    /// [`Webhooks::subscribe`] with per-request options.
+    /// [`WebhookSubscriptions::subscribe`] with per-request options.
     pub async fn subscribe_with<R>(&self, request: R, options: RequestOptions) -> Result<WebhookSubscription>
     where
         R: TryInto<CreateWebhookSubscriptionRequest>,

@@ -28,7 +28,7 @@ pub const BASE_URL_ENV: &str = "TOPCALLS_BASE_URL";
 /// # async fn run() -> topcalls_api::Result<()> {
 /// let client = topcalls_api::Client::from_env()?;
 /// let balance = client.balance().await?;
-/// println!("{} minutes left", balance.remaining_minutes.unwrap_or_default());
+/// println!("{} minutes left", balance.remaining_minutes);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

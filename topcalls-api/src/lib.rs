@@ -3,17 +3,13 @@
 //! phone numbers and SIP carriers, pick models and voices, read the balance.
 //!
 //! ```no_run
-//! use topcalls_api::{Client, types::CreateCallRequest};
+//! use topcalls_api::{Client, NewCall};
 //!
 //! # async fn run() -> topcalls_api::Result<()> {
 //! let client = Client::from_env()?; // TOPCALLS_API_KEY, optional TOPCALLS_BASE_URL
 //! let placed = client
 //!     .calls()
-//!     .create(
-//!         CreateCallRequest::builder()
-//!             .phone_number("+15551234567")
-//!             .task("Confirm tomorrow's 10:00 dentist appointment with Sam."),
-//!     )
+//!     .create(NewCall::to("+15551234567").task("Confirm tomorrow's 10:00 dentist appointment with Sam."))
 //!     .await?;
 //! let call = client.calls().wait_until_finished(&placed.call_id).await?;
 //! println!("{}", call.call_summary.unwrap_or_default());
@@ -33,6 +29,7 @@ mod client;
 mod error;
 mod pagination;
 mod phone_numbers;
+mod requests;
 mod retry;
 mod transport;
 mod validate;
@@ -53,11 +50,12 @@ pub mod generated;
 
 pub use calls::{Calls, ListCalls, is_finished};
 pub use campaigns::{Campaigns, ListCampaigns};
-pub use catalog::{ListBuiltinVoices, Webhooks};
+pub use catalog::{ListBuiltinVoices, WebhookSubscriptions};
 pub use client::{API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions};
 pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
 pub use pagination::Page;
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
+pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
 pub use wait::WaitOptions;
