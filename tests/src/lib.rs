@@ -49,13 +49,15 @@ impl Spec {
     /// Loads the workspace's `openapi.yaml`.
     pub fn load() -> Self {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         Self::parse(&text)
     }
 
     /// Parses a spec from YAML text.
     pub fn parse(text: &str) -> Self {
-        let doc: Value = serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
+        let doc: Value =
+            serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
         Self { doc }
     }
 
@@ -68,7 +70,10 @@ impl Spec {
     pub fn resolve<'a>(&'a self, mut value: &'a Value) -> &'a Value {
         while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
             let pointer = reference.trim_start_matches('#');
-            value = self.doc.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"));
+            value = self
+                .doc
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
         }
         value
     }
@@ -96,21 +101,30 @@ impl Spec {
                         .and_then(Value::as_object)
                         .map(|h| h.keys().map(|k| k.to_ascii_lowercase()).collect())
                         .unwrap_or_default();
-                    let (media_type, schema, examples) = match response.get("content").and_then(Value::as_object) {
-                        Some(content) => {
-                            let (media, body) = content.iter().next().expect("one media type");
-                            let mut examples: Vec<Value> = body.get("example").cloned().into_iter().collect();
-                            if let Some(named) = body.get("examples").and_then(Value::as_object) {
-                                for example in named.values() {
-                                    let example = self.resolve(example);
-                                    examples.push(example["value"].clone());
+                    let (media_type, schema, examples) =
+                        match response.get("content").and_then(Value::as_object) {
+                            Some(content) => {
+                                let (media, body) = content.iter().next().expect("one media type");
+                                let mut examples: Vec<Value> =
+                                    body.get("example").cloned().into_iter().collect();
+                                if let Some(named) = body.get("examples").and_then(Value::as_object)
+                                {
+                                    for example in named.values() {
+                                        let example = self.resolve(example);
+                                        examples.push(example["value"].clone());
+                                    }
                                 }
+                                (Some(media.clone()), body.get("schema").cloned(), examples)
                             }
-                            (Some(media.clone()), body.get("schema").cloned(), examples)
-                        }
-                        None => (None, None, Vec::new()),
-                    };
-                    responses.push(Response { status, media_type, schema, examples, headers });
+                            None => (None, None, Vec::new()),
+                        };
+                    responses.push(Response {
+                        status,
+                        media_type,
+                        schema,
+                        examples,
+                        headers,
+                    });
                 }
                 out.push(Operation {
                     id: op["operationId"].as_str().expect("operationId").to_string(),
@@ -143,8 +157,12 @@ impl Spec {
                 map
             }
         };
-        root.insert("components".into(), nullable_to_json_schema(self.doc["components"].clone()));
-        jsonschema::draft4::new(&Value::Object(root)).unwrap_or_else(|e| panic!("schema does not compile: {e}"))
+        root.insert(
+            "components".into(),
+            nullable_to_json_schema(self.doc["components"].clone()),
+        );
+        jsonschema::draft4::new(&Value::Object(root))
+            .unwrap_or_else(|e| panic!("schema does not compile: {e}"))
     }
 
     /// Names of the component schemas reachable from any response or callback.
@@ -180,7 +198,11 @@ impl Spec {
     pub fn received_enums(&self) -> Vec<String> {
         self.received_schemas()
             .into_iter()
-            .filter(|name| self.doc["components"]["schemas"][name].get("enum").is_some())
+            .filter(|name| {
+                self.doc["components"]["schemas"][name]
+                    .get("enum")
+                    .is_some()
+            })
             .collect()
     }
 }
@@ -204,23 +226,33 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 fn nullable_to_json_schema(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let mut map: Map<String, Value> =
-                map.into_iter().map(|(k, v)| (k, nullable_to_json_schema(v))).collect();
+            let mut map: Map<String, Value> = map
+                .into_iter()
+                .map(|(k, v)| (k, nullable_to_json_schema(v)))
+                .collect();
             if map.remove("nullable") == Some(Value::Bool(true)) {
                 if let Some(Value::String(t)) = map.get("type").cloned() {
-                    map.insert("type".into(), Value::Array(vec![Value::String(t), Value::String("null".into())]));
+                    map.insert(
+                        "type".into(),
+                        Value::Array(vec![Value::String(t), Value::String("null".into())]),
+                    );
                 }
                 if let Some(Value::Array(values)) = map.get_mut("enum") {
                     values.push(Value::Null);
                 }
                 if map.contains_key("$ref") || map.contains_key("allOf") {
                     let inner = Value::Object(std::mem::take(&mut map));
-                    map.insert("anyOf".into(), Value::Array(vec![inner, serde_json::json!({"type": "null"})]));
+                    map.insert(
+                        "anyOf".into(),
+                        Value::Array(vec![inner, serde_json::json!({"type": "null"})]),
+                    );
                 }
             }
             Value::Object(map)
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(nullable_to_json_schema).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(nullable_to_json_schema).collect())
+        }
         other => other,
     }
 }
@@ -237,7 +269,9 @@ pub fn normalize(value: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
         // `3` and `3.0` are the same JSON number to a decoder.
-        Value::Number(n) => n.as_f64().map_or_else(|| value.clone(), |f| serde_json::json!(f)),
+        Value::Number(n) => n
+            .as_f64()
+            .map_or_else(|| value.clone(), |f| serde_json::json!(f)),
         other => other.clone(),
     }
 }
@@ -255,8 +289,14 @@ fn is_empty(value: &Value) -> bool {
 pub fn with_extra_fields(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
-            let mut map: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), with_extra_fields(v))).collect();
-            map.insert("zz_added_in_a_later_version".into(), serde_json::json!({"nested": [1, "two", null]}));
+            let mut map: Map<String, Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), with_extra_fields(v)))
+                .collect();
+            map.insert(
+                "zz_added_in_a_later_version".into(),
+                serde_json::json!({"nested": [1, "two", null]}),
+            );
             Value::Object(map)
         }
         Value::Array(items) => Value::Array(items.iter().map(with_extra_fields).collect()),
@@ -281,7 +321,10 @@ impl Spec {
                     map.iter()
                         .filter(|(k, _)| required.contains(&k.as_str()))
                         .map(|(k, v)| {
-                            let inner = properties.and_then(|p| p.get(k)).cloned().unwrap_or(Value::Null);
+                            let inner = properties
+                                .and_then(|p| p.get(k))
+                                .cloned()
+                                .unwrap_or(Value::Null);
                             (k.clone(), self.only_required(&inner, v))
                         })
                         .collect(),
@@ -289,7 +332,12 @@ impl Spec {
             }
             Value::Array(items) => {
                 let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
-                Value::Array(items.iter().map(|v| self.only_required(&item_schema, v)).collect())
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|v| self.only_required(&item_schema, v))
+                        .collect(),
+                )
             }
             other => other.clone(),
         }

@@ -36,7 +36,12 @@ fn cases() -> Vec<Case> {
         Case {
             operation: "list_calls",
             path: "/v1/calls",
-            query: &[("limit", "25"), ("cursor", "2025-12-22T10:30:00Z"), ("status", "no-answer"), ("campaign_id", "camp_abc123")],
+            query: &[
+                ("limit", "25"),
+                ("cursor", "2025-12-22T10:30:00Z"),
+                ("status", "no-answer"),
+                ("campaign_id", "camp_abc123"),
+            ],
             call: |c| {
                 async move {
                     c.calls()
@@ -82,7 +87,15 @@ fn cases() -> Vec<Case> {
             operation: "get_call",
             path: "/v1/calls/3f0c4a9e-2b7d-4f1a-9c3e-5d6b7a8f9012",
             query: &[],
-            call: |c| async move { c.calls().get("3f0c4a9e-2b7d-4f1a-9c3e-5d6b7a8f9012").await.map(json_of) }.boxed(),
+            call: |c| {
+                async move {
+                    c.calls()
+                        .get("3f0c4a9e-2b7d-4f1a-9c3e-5d6b7a8f9012")
+                        .await
+                        .map(json_of)
+                }
+                .boxed()
+            },
         },
         Case {
             operation: "stop_call",
@@ -100,7 +113,9 @@ fn cases() -> Vec<Case> {
             operation: "list_campaigns",
             path: "/v1/campaigns",
             query: &[("limit", "10")],
-            call: |c| async move { c.campaigns().list().limit(10).page().await.map(json_of) }.boxed(),
+            call: |c| {
+                async move { c.campaigns().list().limit(10).page().await.map(json_of) }.boxed()
+            },
         },
         Case {
             operation: "get_campaign",
@@ -151,15 +166,32 @@ fn cases() -> Vec<Case> {
             operation: "delete_carrier",
             path: "/v1/phone-numbers/carriers/carrier_1",
             query: &[],
-            call: |c| async move { c.phone_numbers().carriers().delete("carrier_1").await.map(json_of) }.boxed(),
+            call: |c| {
+                async move {
+                    c.phone_numbers()
+                        .carriers()
+                        .delete("carrier_1")
+                        .await
+                        .map(json_of)
+                }
+                .boxed()
+            },
         },
         Case {
             operation: "list_phone_numbers",
             path: "/v1/phone-numbers",
             query: &[("limit", "200"), ("cursor", "opaque-cursor")],
             call: |c| {
-                async move { c.phone_numbers().list().limit(200).cursor("opaque-cursor").page().await.map(json_of) }
-                    .boxed()
+                async move {
+                    c.phone_numbers()
+                        .list()
+                        .limit(200)
+                        .cursor("opaque-cursor")
+                        .page()
+                        .await
+                        .map(json_of)
+                }
+                .boxed()
             },
         },
         Case {
@@ -197,7 +229,12 @@ fn cases() -> Vec<Case> {
         Case {
             operation: "list_builtin_voices",
             path: "/v1/voices/builtin",
-            query: &[("mode", "realtime"), ("provider", "openai"), ("gender", "female"), ("language", "en")],
+            query: &[
+                ("mode", "realtime"),
+                ("provider", "openai"),
+                ("gender", "female"),
+                ("language", "en"),
+            ],
             call: |c| {
                 async move {
                     c.builtin_voices()
@@ -230,10 +267,13 @@ fn cases() -> Vec<Case> {
             query: &[],
             call: |c| {
                 async move {
-                    let sub = NewWebhookSubscription::new("call.completed", "https://example.com/hooks/topcalls")
-                        .filter("phone_number", "+1555%")
-                        .filter("disposition", json!(["confirmed", "rescheduled"]))
-                        .filter("is_conversion", true);
+                    let sub = NewWebhookSubscription::new(
+                        "call.completed",
+                        "https://example.com/hooks/topcalls",
+                    )
+                    .filter("phone_number", "+1555%")
+                    .filter("disposition", json!(["confirmed", "rescheduled"]))
+                    .filter("is_conversion", true);
                     c.webhook_subscriptions().subscribe(sub).await.map(json_of)
                 }
                 .boxed()
@@ -243,7 +283,12 @@ fn cases() -> Vec<Case> {
 }
 
 fn client(server: &MockServer) -> Client {
-    Client::builder().api_key(KEY).base_url(server.base_url()).retry(RetryPolicy::none()).build().unwrap()
+    Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -253,8 +298,14 @@ fn every_operation_has_a_contract_case() {
     let covered: BTreeSet<String> = cases().iter().map(|c| c.operation.to_string()).collect();
     let missing: Vec<_> = in_spec.difference(&covered).collect();
     let unknown: Vec<_> = covered.difference(&in_spec).collect();
-    assert!(missing.is_empty(), "operations without a contract case: {missing:?}");
-    assert!(unknown.is_empty(), "contract cases for operations not in openapi.yaml: {unknown:?}");
+    assert!(
+        missing.is_empty(),
+        "operations without a contract case: {missing:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "contract cases for operations not in openapi.yaml: {unknown:?}"
+    );
 }
 
 /// The three ways one success example is served.
@@ -274,17 +325,27 @@ async fn every_operation_sends_what_the_spec_says_and_decodes_every_example() {
         assert!(!op.responses.is_empty(), "{}: no responses", op.id);
         for response in &op.responses {
             let bodies: Vec<Option<Value>> = if response.examples.is_empty() {
-                assert!(response.media_type.is_none(), "{} {}: a body without an example", op.id, response.status);
+                assert!(
+                    response.media_type.is_none(),
+                    "{} {}: a body without an example",
+                    op.id,
+                    response.status
+                );
                 vec![None]
             } else {
                 response.examples.iter().cloned().map(Some).collect()
             };
             for body in bodies {
-                let variants: &[Variant] = if (200..300).contains(&response.status) && body.is_some() {
-                    &[Variant::AsWritten, Variant::ExtraFields, Variant::OnlyRequired]
-                } else {
-                    &[Variant::AsWritten]
-                };
+                let variants: &[Variant] =
+                    if (200..300).contains(&response.status) && body.is_some() {
+                        &[
+                            Variant::AsWritten,
+                            Variant::ExtraFields,
+                            Variant::OnlyRequired,
+                        ]
+                    } else {
+                        &[Variant::AsWritten]
+                    };
                 for &variant in variants {
                     check_exchange(&spec, &case, &op, response, body.as_ref(), variant).await;
                     checked += 1;
@@ -314,7 +375,10 @@ async fn check_exchange(
     {
         let validator = spec.validator(schema);
         let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{label}: the spec's own example is invalid: {errors:?}");
+        assert!(
+            errors.is_empty(),
+            "{label}: the spec's own example is invalid: {errors:?}"
+        );
     }
 
     let server = MockServer::start_async().await;
@@ -327,35 +391,57 @@ async fn check_exchange(
                 .path(case.path)
                 .header("authorization", format!("Bearer {KEY}"))
                 .header("accept", "application/json")
-                .is_true(|req| req.headers().get("user-agent").is_some_and(|ua| ua.as_bytes().starts_with(b"topcalls-rs/")));
+                .is_true(|req| {
+                    req.headers()
+                        .get("user-agent")
+                        .is_some_and(|ua| ua.as_bytes().starts_with(b"topcalls-rs/"))
+                });
             for (name, value) in case.query {
                 when = when.query_param(*name, *value);
             }
             // Nothing the spec does not declare.
             let declared: Vec<String> = case.query.iter().map(|(k, _)| k.to_string()).collect();
             when = when.is_true(move |req| {
-                req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()).all(|pair| {
-                    declared.iter().any(|d| pair.split('=').next() == Some(d.as_str()))
-                })
+                req.uri()
+                    .query()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|p| !p.is_empty())
+                    .all(|pair| {
+                        declared
+                            .iter()
+                            .any(|d| pair.split('=').next() == Some(d.as_str()))
+                    })
             });
             if is_post {
                 when = when.is_true(|req| {
-                    req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).is_some_and(|key| {
-                        (8..=255).contains(&key.len())
-                            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                    })
+                    req.headers()
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|key| {
+                            (8..=255).contains(&key.len())
+                                && key
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                        })
                 });
             }
             if let Some(validator) = request_validator {
-                when.header("content-type", "application/json").is_true(move |req| {
-                    serde_json::from_slice::<Value>(req.body_ref()).is_ok_and(|body| validator.is_valid(&body))
-                });
+                when.header("content-type", "application/json")
+                    .is_true(move |req| {
+                        serde_json::from_slice::<Value>(req.body_ref())
+                            .is_ok_and(|body| validator.is_valid(&body))
+                    });
             } else {
                 when.is_true(|req| req.body_ref().is_empty());
             }
-            let mut then = then.status(response.status).header("x-request-id", "req_contract_1");
+            let mut then = then
+                .status(response.status)
+                .header("x-request-id", "req_contract_1");
             if let (Some(media), Some(body)) = (&response.media_type, &served) {
-                then = then.header("content-type", media.as_str()).body(serde_json::to_vec(body).unwrap());
+                then = then
+                    .header("content-type", media.as_str())
+                    .body(serde_json::to_vec(body).unwrap());
             }
             if response.status == 429 {
                 then.header("retry-after", "7");
@@ -364,18 +450,30 @@ async fn check_exchange(
         .await;
 
     let result = (case.call)(client(&server)).await;
-    assert_eq!(mock.calls_async().await, 1, "{label}: the request did not match what the spec says (or was sent more than once)");
+    assert_eq!(
+        mock.calls_async().await,
+        1,
+        "{label}: the request did not match what the spec says (or was sent more than once)"
+    );
 
     match (response.status, result) {
         (200..=299, Ok(decoded)) => {
             if let (Some(served), Variant::AsWritten | Variant::OnlyRequired) = (&served, variant) {
-                assert_eq!(normalize(&decoded), normalize(served), "{label}: decoded body differs from the example");
+                assert_eq!(
+                    normalize(&decoded),
+                    normalize(served),
+                    "{label}: decoded body differs from the example"
+                );
             }
         }
-        (200..=299, Err(error)) => panic!("{label}: a declared success did not decode: {error} ({error:?})"),
+        (200..=299, Err(error)) => {
+            panic!("{label}: a declared success did not decode: {error} ({error:?})")
+        }
         (status, Ok(value)) => panic!("{label}: error status {status} decoded as success: {value}"),
         (status, Err(error)) => {
-            let api = error.as_api().unwrap_or_else(|| panic!("{label}: not an API error: {error:?}"));
+            let api = error
+                .as_api()
+                .unwrap_or_else(|| panic!("{label}: not an API error: {error:?}"));
             assert_eq!(api.status().as_u16(), status, "{label}");
             assert_eq!(error.request_id(), Some("req_contract_1"), "{label}");
             let example = served.as_ref().unwrap();
@@ -389,7 +487,11 @@ async fn check_exchange(
                 assert_eq!(normalize(&json_of(got)), normalize(want), "{label}");
             }
             if status == 429 {
-                assert_eq!(api.retry_after(), Some(std::time::Duration::from_secs(7)), "{label}");
+                assert_eq!(
+                    api.retry_after(),
+                    Some(std::time::Duration::from_secs(7)),
+                    "{label}"
+                );
             }
         }
     }
@@ -398,21 +500,34 @@ async fn check_exchange(
 #[tokio::test]
 async fn pagination_stream_follows_cursors_and_stops_on_null() {
     let server = MockServer::start_async().await;
-    let call = |id: &str| json!({"id": id, "status": "completed", "created_at": "2025-12-22T10:30:00Z"});
+    let call =
+        |id: &str| json!({"id": id, "status": "completed", "created_at": "2025-12-22T10:30:00Z"});
     let first = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/calls").query_param_missing("cursor");
-            then.status(200).json_body(json!({"data": [call("a"), call("b")], "next_cursor": "c1"}));
+            when.method(GET)
+                .path("/v1/calls")
+                .query_param_missing("cursor");
+            then.status(200)
+                .json_body(json!({"data": [call("a"), call("b")], "next_cursor": "c1"}));
         })
         .await;
     let second = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/calls").query_param("cursor", "c1");
-            then.status(200).json_body(json!({"data": [call("c")], "next_cursor": null}));
+            when.method(GET)
+                .path("/v1/calls")
+                .query_param("cursor", "c1");
+            then.status(200)
+                .json_body(json!({"data": [call("c")], "next_cursor": null}));
         })
         .await;
     let client = client(&server);
-    let ids: Vec<String> = client.calls().list().stream().map(|c| c.unwrap().id).collect().await;
+    let ids: Vec<String> = client
+        .calls()
+        .list()
+        .stream()
+        .map(|c| c.unwrap().id)
+        .collect()
+        .await;
     assert_eq!(ids, ["a", "b", "c"]);
     assert_eq!(first.calls_async().await, 1);
     assert_eq!(second.calls_async().await, 1);

@@ -6,8 +6,8 @@
 use httpmock::prelude::*;
 use serde_json::json;
 use topcalls_api::types::{
-    AnsweredBy, CallGatewayStatus, CallMode, CallTelephonyStatus, CampaignStatus, CarrierTrunkType, ModelMode,
-    PhoneNumberSource, PhoneNumberStatus, TranscriptSpeaker, VoiceMode, VoiceType,
+    AnsweredBy, CallGatewayStatus, CallMode, CallTelephonyStatus, CampaignStatus, CarrierTrunkType,
+    ModelMode, PhoneNumberSource, PhoneNumberStatus, TranscriptSpeaker, VoiceMode, VoiceType,
 };
 use topcalls_api::{Client, RetryPolicy};
 use topcalls_contract_tests::Spec;
@@ -15,21 +15,44 @@ use topcalls_contract_tests::Spec;
 /// Checks one received enum against the spec's values and an unknown one.
 fn check<T>(name: &str, spec: &Spec) -> String
 where
-    T: serde::de::DeserializeOwned + serde::Serialize + std::fmt::Display + std::str::FromStr + std::fmt::Debug + PartialEq,
+    T: serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Display
+        + std::str::FromStr
+        + std::fmt::Debug
+        + PartialEq,
     <T as std::str::FromStr>::Err: std::fmt::Debug,
 {
-    let values = spec.doc()["components"]["schemas"][name]["enum"].as_array().unwrap();
+    let values = spec.doc()["components"]["schemas"][name]["enum"]
+        .as_array()
+        .unwrap();
     for value in values {
         let value = value.as_str().unwrap();
         let decoded: T = serde_json::from_value(json!(value)).unwrap();
-        assert!(!format!("{decoded:?}").starts_with("UnknownValue"), "{name}: known value {value} decoded as unknown");
-        assert_eq!(serde_json::to_value(&decoded).unwrap(), json!(value), "{name}");
+        assert!(
+            !format!("{decoded:?}").starts_with("UnknownValue"),
+            "{name}: known value {value} decoded as unknown"
+        );
+        assert_eq!(
+            serde_json::to_value(&decoded).unwrap(),
+            json!(value),
+            "{name}"
+        );
         assert_eq!(decoded.to_string(), value, "{name}");
     }
     let future = "zz_added_in_a_later_version";
-    let decoded: T = serde_json::from_value(json!(future)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(format!("{decoded:?}"), format!("UnknownValue({future:?})"), "{name}");
-    assert_eq!(serde_json::to_value(&decoded).unwrap(), json!(future), "{name}: unknown value must round-trip");
+    let decoded: T =
+        serde_json::from_value(json!(future)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        format!("{decoded:?}"),
+        format!("UnknownValue({future:?})"),
+        "{name}"
+    );
+    assert_eq!(
+        serde_json::to_value(&decoded).unwrap(),
+        json!(future),
+        "{name}: unknown value must round-trip"
+    );
     assert_eq!(decoded.to_string(), future, "{name}");
     assert_eq!(future.parse::<T>().unwrap(), decoded, "{name}");
     name.to_string()
@@ -79,17 +102,46 @@ async fn a_call_from_a_later_api_version_decodes() {
             }));
         })
         .await;
-    let client = Client::builder().api_key("tc_test_k").base_url(server.base_url()).retry(RetryPolicy::none()).build().unwrap();
+    let client = Client::builder()
+        .api_key("tc_test_k")
+        .base_url(server.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
     let call = client.calls().get("camp_abc123_call_1").await.unwrap();
     assert_eq!(call.id, "camp_abc123_call_1");
-    assert_eq!(call.status, CallGatewayStatus::UnknownValue("ringing".into()));
-    assert_eq!(call.call_status.as_ref().map(ToString::to_string).as_deref(), Some("screening"));
-    assert_eq!(call.answered_by, Some(AnsweredBy::UnknownValue("fax_machine".into())));
+    assert_eq!(
+        call.status,
+        CallGatewayStatus::UnknownValue("ringing".into())
+    );
+    assert_eq!(
+        call.call_status
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("screening")
+    );
+    assert_eq!(
+        call.answered_by,
+        Some(AnsweredBy::UnknownValue("fax_machine".into()))
+    );
     let transcript = call.transcript.unwrap();
-    assert_eq!(transcript[0].user.as_ref().map(ToString::to_string).as_deref(), Some("supervisor"));
-    assert!(!topcalls_api::is_finished(&call_with_status(CallGatewayStatus::UnknownValue("ringing".into()))));
+    assert_eq!(
+        transcript[0]
+            .user
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("supervisor")
+    );
+    assert!(!topcalls_api::is_finished(&call_with_status(
+        CallGatewayStatus::UnknownValue("ringing".into())
+    )));
 }
 
 fn call_with_status(status: CallGatewayStatus) -> topcalls_api::types::Call {
-    serde_json::from_value(json!({"id": "c", "status": status, "created_at": "2025-12-22T10:30:00Z"})).unwrap()
+    serde_json::from_value(
+        json!({"id": "c", "status": status, "created_at": "2025-12-22T10:30:00Z"}),
+    )
+    .unwrap()
 }

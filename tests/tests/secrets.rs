@@ -12,7 +12,10 @@ const KEY: &str = "tc_live_Sup3rSecretKeyValue";
 
 fn assert_hidden(what: &str, text: &str) {
     assert!(!text.contains(KEY), "{what} leaks the API key: {text}");
-    assert!(!text.contains("Sup3rSecret"), "{what} leaks part of the API key: {text}");
+    assert!(
+        !text.contains("Sup3rSecret"),
+        "{what} leaks part of the API key: {text}"
+    );
 }
 
 #[tokio::test]
@@ -33,15 +36,27 @@ async fn the_key_never_appears_in_debug_or_display() {
                 .json_body(json!({"type": "https://api.topcalls.ai/errors/unauthorized", "title": "Unauthorized", "status": 401}));
         })
         .await;
-    let api_client = Client::builder().api_key(KEY).base_url(server.base_url()).build().unwrap();
+    let api_client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
     let error = api_client.balance().await.unwrap_err();
     assert!(error.is_unauthorized());
     assert_hidden("API error", &format!("{error:?} {error}"));
 
     // Transport error: nothing listens on port 9.
-    let offline = Client::builder().api_key(KEY).base_url("http://127.0.0.1:9").retry(RetryPolicy::none()).build().unwrap();
+    let offline = Client::builder()
+        .api_key(KEY)
+        .base_url("http://127.0.0.1:9")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
     let error = offline.balance().await.unwrap_err();
-    assert!(matches!(error, topcalls_api::Error::Transport(_)), "{error:?}");
+    assert!(
+        matches!(error, topcalls_api::Error::Transport(_)),
+        "{error:?}"
+    );
     assert_hidden("transport error", &format!("{error:?} {error}"));
 
     // Deadline error.
@@ -56,8 +71,15 @@ async fn the_key_never_appears_in_debug_or_display() {
     assert_hidden("deadline error", &format!("{error:?} {error}"));
 
     // Configuration errors.
-    let error = Client::builder().api_key(KEY).base_url("http://example.com").build().unwrap_err();
+    let error = Client::builder()
+        .api_key(KEY)
+        .base_url("http://example.com")
+        .build()
+        .unwrap_err();
     assert_hidden("config error", &format!("{error:?} {error}"));
-    let error = Client::builder().api_key(format!("{KEY}\n")).build().unwrap_err();
+    let error = Client::builder()
+        .api_key(format!("{KEY}\n"))
+        .build()
+        .unwrap_err();
     assert_hidden("config error", &format!("{error:?} {error}"));
 }

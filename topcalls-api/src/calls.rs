@@ -7,11 +7,11 @@ use progenitor_client::ResponseValue;
 
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
+use crate::types::Call;
 use crate::types::{
     CallGatewayStatus, CallList, CallOutcomeFilter, CancelCallResponse, CreateCallRequest,
     CreateCallResponse, StopCallResponse,
 };
-use crate::types::Call;
 use crate::validate;
 use crate::wait::{self, WaitOptions};
 
@@ -53,7 +53,11 @@ impl<'a> Calls<'a> {
     }
 
     /// [`Calls::create`] with per-request options (idempotency key, retries, deadline).
-    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<CreateCallResponse>
+    pub async fn create_with<R>(
+        &self,
+        request: R,
+        options: RequestOptions,
+    ) -> Result<CreateCallResponse>
     where
         R: TryInto<CreateCallRequest>,
         R::Error: fmt::Display,
@@ -72,7 +76,9 @@ impl<'a> Calls<'a> {
     pub async fn get(&self, call_id: &str) -> Result<Call> {
         let call_id = validate::id("call_id", call_id)?;
         self.client
-            .run("get_call", RequestOptions::default(), |raw, _| raw.get_call().call_id(call_id).send())
+            .run("get_call", RequestOptions::default(), |raw, _| {
+                raw.get_call().call_id(call_id).send()
+            })
             .await
             .map(ResponseValue::into_inner)
     }
@@ -80,7 +86,12 @@ impl<'a> Calls<'a> {
     /// Lists calls, newest first: one page with [`ListCalls::page`], or every
     /// call with [`ListCalls::stream`].
     pub fn list(&self) -> ListCalls<'a> {
-        ListCalls { client: self.client, query: ListQuery::default(), status: None, campaign_id: None }
+        ListCalls {
+            client: self.client,
+            query: ListQuery::default(),
+            status: None,
+            campaign_id: None,
+        }
     }
 
     /// Stops a queued or in-progress call (`409` otherwise).
@@ -99,7 +110,10 @@ impl<'a> Calls<'a> {
         let call_id = validate::id("call_id", call_id)?;
         self.client
             .run_post("cancel_call", RequestOptions::default(), |raw, key| {
-                raw.cancel_call().call_id(call_id).idempotency_key(key).send()
+                raw.cancel_call()
+                    .call_id(call_id)
+                    .idempotency_key(key)
+                    .send()
             })
             .await
             .map(ResponseValue::into_inner)
@@ -108,11 +122,16 @@ impl<'a> Calls<'a> {
     /// Polls the call until it has finished (`completed`, `failed` or
     /// `cancelled`) and its post-call processing is done, then returns it.
     pub async fn wait_until_finished(&self, call_id: &str) -> Result<Call> {
-        self.wait_until_finished_with(call_id, &WaitOptions::default()).await
+        self.wait_until_finished_with(call_id, &WaitOptions::default())
+            .await
     }
 
     /// [`Calls::wait_until_finished`] with your own polling and timeout.
-    pub async fn wait_until_finished_with(&self, call_id: &str, options: &WaitOptions) -> Result<Call> {
+    pub async fn wait_until_finished_with(
+        &self,
+        call_id: &str,
+        options: &WaitOptions,
+    ) -> Result<Call> {
         wait::until(options, || self.get(call_id), is_finished).await
     }
 }

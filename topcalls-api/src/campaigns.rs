@@ -37,7 +37,10 @@ impl<'a> Campaigns<'a> {
 
     /// Lists campaigns: one page or a stream of every campaign.
     pub fn list(&self) -> ListCampaigns<'a> {
-        ListCampaigns { client: self.client, query: ListQuery::default() }
+        ListCampaigns {
+            client: self.client,
+            query: ListQuery::default(),
+        }
     }
 
     /// Starts (or resumes) a draft, scheduled or paused campaign (`409` otherwise).
@@ -45,7 +48,10 @@ impl<'a> Campaigns<'a> {
         let campaign_id = validate::id("campaign_id", campaign_id)?;
         self.client
             .run_post("start_campaign", RequestOptions::default(), |raw, key| {
-                raw.start_campaign().campaign_id(campaign_id).idempotency_key(key).send()
+                raw.start_campaign()
+                    .campaign_id(campaign_id)
+                    .idempotency_key(key)
+                    .send()
             })
             .await
             .map(ResponseValue::into_inner)
@@ -56,7 +62,10 @@ impl<'a> Campaigns<'a> {
         let campaign_id = validate::id("campaign_id", campaign_id)?;
         self.client
             .run_post("pause_campaign", RequestOptions::default(), |raw, key| {
-                raw.pause_campaign().campaign_id(campaign_id).idempotency_key(key).send()
+                raw.pause_campaign()
+                    .campaign_id(campaign_id)
+                    .idempotency_key(key)
+                    .send()
             })
             .await
             .map(ResponseValue::into_inner)
@@ -65,14 +74,26 @@ impl<'a> Campaigns<'a> {
     /// Polls the campaign until its run ends (`completed`, `cancelled` or
     /// `paused`), then returns it.
     pub async fn wait_until_finished(&self, campaign_id: &str) -> Result<Campaign> {
-        self.wait_until_finished_with(campaign_id, &WaitOptions::default()).await
+        self.wait_until_finished_with(campaign_id, &WaitOptions::default())
+            .await
     }
 
     /// [`Campaigns::wait_until_finished`] with your own polling and timeout.
-    pub async fn wait_until_finished_with(&self, campaign_id: &str, options: &WaitOptions) -> Result<Campaign> {
-        wait::until(options, || self.get(campaign_id), |c: &Campaign| {
-            matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled | CampaignStatus::Paused)
-        })
+    pub async fn wait_until_finished_with(
+        &self,
+        campaign_id: &str,
+        options: &WaitOptions,
+    ) -> Result<Campaign> {
+        wait::until(
+            options,
+            || self.get(campaign_id),
+            |c: &Campaign| {
+                matches!(
+                    c.status,
+                    CampaignStatus::Completed | CampaignStatus::Cancelled | CampaignStatus::Paused
+                )
+            },
+        )
         .await
     }
 }

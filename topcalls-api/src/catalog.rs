@@ -7,36 +7,45 @@ use progenitor_client::ResponseValue;
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
 use crate::types::{
-    AccountVoiceList, Balance, CreateWebhookSubscriptionRequest, ModelList, VoiceList, VoiceModeFilter,
-    WebhookSubscription,
+    AccountVoiceList, Balance, CreateWebhookSubscriptionRequest, ModelList, VoiceList,
+    VoiceModeFilter, WebhookSubscription,
 };
 use crate::validate;
 
 impl Client {
     /// The models calls can use right now (availability changes over time).
     pub async fn models(&self) -> Result<ModelList> {
-        self.run("list_models", RequestOptions::default(), |raw, _| raw.list_models().send())
-            .await
-            .map(ResponseValue::into_inner)
+        self.run("list_models", RequestOptions::default(), |raw, _| {
+            raw.list_models().send()
+        })
+        .await
+        .map(ResponseValue::into_inner)
     }
 
     /// Built-in voices, optionally filtered.
     pub fn builtin_voices(&self) -> ListBuiltinVoices<'_> {
-        ListBuiltinVoices { client: self, filter: VoiceFilter::default() }
+        ListBuiltinVoices {
+            client: self,
+            filter: VoiceFilter::default(),
+        }
     }
 
     /// The account's voices: built-in, custom and cloned.
     pub async fn voices(&self) -> Result<AccountVoiceList> {
-        self.run("list_voices", RequestOptions::default(), |raw, _| raw.list_voices().send())
-            .await
-            .map(ResponseValue::into_inner)
+        self.run("list_voices", RequestOptions::default(), |raw, _| {
+            raw.list_voices().send()
+        })
+        .await
+        .map(ResponseValue::into_inner)
     }
 
     /// Remaining call minutes and how they break down.
     pub async fn balance(&self) -> Result<Balance> {
-        self.run("get_balance", RequestOptions::default(), |raw, _| raw.get_balance().send())
-            .await
-            .map(ResponseValue::into_inner)
+        self.run("get_balance", RequestOptions::default(), |raw, _| {
+            raw.get_balance().send()
+        })
+        .await
+        .map(ResponseValue::into_inner)
     }
 
     /// Webhook subscriptions of the account.
@@ -87,24 +96,33 @@ impl ListBuiltinVoices<'_> {
     }
     /// Runs the listing.
     pub async fn send(self) -> Result<VoiceList> {
-        let VoiceFilter { mode, provider, gender, language } = self.filter;
+        let VoiceFilter {
+            mode,
+            provider,
+            gender,
+            language,
+        } = self.filter;
         self.client
-            .run("list_builtin_voices", RequestOptions::default(), |raw, _| {
-                let mut request = raw.list_builtin_voices();
-                if let Some(mode) = mode {
-                    request = request.mode(mode);
-                }
-                if let Some(provider) = provider {
-                    request = request.provider(provider);
-                }
-                if let Some(gender) = gender {
-                    request = request.gender(gender);
-                }
-                if let Some(language) = language {
-                    request = request.language(language);
-                }
-                request.send()
-            })
+            .run(
+                "list_builtin_voices",
+                RequestOptions::default(),
+                |raw, _| {
+                    let mut request = raw.list_builtin_voices();
+                    if let Some(mode) = mode {
+                        request = request.mode(mode);
+                    }
+                    if let Some(provider) = provider {
+                        request = request.provider(provider);
+                    }
+                    if let Some(gender) = gender {
+                        request = request.gender(gender);
+                    }
+                    if let Some(language) = language {
+                        request = request.language(language);
+                    }
+                    request.send()
+                },
+            )
             .await
             .map(ResponseValue::into_inner)
     }
@@ -124,11 +142,16 @@ impl WebhookSubscriptions<'_> {
         R: TryInto<CreateWebhookSubscriptionRequest>,
         R::Error: fmt::Display,
     {
-        self.subscribe_with(request, RequestOptions::default()).await
+        self.subscribe_with(request, RequestOptions::default())
+            .await
     }
 
     /// [`WebhookSubscriptions::subscribe`] with per-request options.
-    pub async fn subscribe_with<R>(&self, request: R, options: RequestOptions) -> Result<WebhookSubscription>
+    pub async fn subscribe_with<R>(
+        &self,
+        request: R,
+        options: RequestOptions,
+    ) -> Result<WebhookSubscription>
     where
         R: TryInto<CreateWebhookSubscriptionRequest>,
         R::Error: fmt::Display,
@@ -136,7 +159,10 @@ impl WebhookSubscriptions<'_> {
         let body: CreateWebhookSubscriptionRequest = validate::convert(request)?;
         self.client
             .run_post("create_webhook_subscription", options, |raw, key| {
-                raw.create_webhook_subscription().idempotency_key(key).body(body).send()
+                raw.create_webhook_subscription()
+                    .idempotency_key(key)
+                    .body(body)
+                    .send()
             })
             .await
             .map(ResponseValue::into_inner)

@@ -86,18 +86,32 @@ impl Client {
         send: impl FnOnce(&'a generated::Client, Option<String>) -> F,
     ) -> Result<ResponseValue<T>>
     where
-        F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,
+        F: Future<
+            Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>,
+        >,
     {
-        let RequestOptions { idempotency_key, retry, deadline, .. } = options;
+        let RequestOptions {
+            idempotency_key,
+            retry,
+            deadline,
+            ..
+        } = options;
         let exchange = Arc::new(Mutex::new(Exchange {
             retry,
             idempotency_key: idempotency_key.clone(),
             ..Exchange::default()
         }));
-        let span = tracing::info_span!("topcalls.operation", operation, status = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "topcalls.operation",
+            operation,
+            status = tracing::field::Empty
+        );
         let request = transport::record(exchange.clone(), send(&self.raw, idempotency_key));
         let outcome = match deadline.or(self.deadline) {
-            Some(limit) => tokio::time::timeout(limit, request).instrument(span.clone()).await.ok(),
+            Some(limit) => tokio::time::timeout(limit, request)
+                .instrument(span.clone())
+                .await
+                .ok(),
             None => Some(request.instrument(span.clone()).await),
         };
         let recorded = transport::take(&exchange);
@@ -133,19 +147,26 @@ impl Client {
         send: impl FnOnce(&'a generated::Client, String) -> F,
     ) -> Result<ResponseValue<T>>
     where
-        F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>>,
+        F: Future<
+            Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>,
+        >,
     {
         let key = match options.idempotency_key.take() {
             Some(key) => validate_idempotency_key(key)?,
             None => transport::new_idempotency_key(),
         };
         options.idempotency_key = Some(key);
-        self.run(operation, options, |raw, key| send(raw, key.unwrap_or_default())).await
+        self.run(operation, options, |raw, key| {
+            send(raw, key.unwrap_or_default())
+        })
+        .await
     }
 }
 
 fn validate_idempotency_key(key: String) -> Result<String> {
-    let valid_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let valid_chars = key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if (8..=255).contains(&key.len()) && valid_chars {
         Ok(key)
     } else {
@@ -333,29 +354,47 @@ impl ClientBuilder {
                 ))
             })?;
         if HeaderValue::try_from(format!("Bearer {}", api_key.expose_secret())).is_err() {
-            return Err(Error::Config("the API key contains characters not allowed in an HTTP header".into()));
+            return Err(Error::Config(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            ));
         }
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let user_agent = self.user_agent.unwrap_or_else(|| format!("topcalls-rs/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| format!("topcalls-rs/{}", env!("CARGO_PKG_VERSION")));
         let user_agent = HeaderValue::try_from(user_agent)
             .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
         let http = match self.http_client {
             Some(client) => client,
             None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(transport::DEFAULT_CONNECT_TIMEOUT))
-                .timeout(self.request_timeout.unwrap_or(transport::DEFAULT_REQUEST_TIMEOUT))
+                .connect_timeout(
+                    self.connect_timeout
+                        .unwrap_or(transport::DEFAULT_CONNECT_TIMEOUT),
+                )
+                .timeout(
+                    self.request_timeout
+                        .unwrap_or(transport::DEFAULT_REQUEST_TIMEOUT),
+                )
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
-        let inner = Inner { api_key, user_agent, retry: self.retry.unwrap_or_default() };
-        Ok(Client { raw: generated::Client::new_with_client(&base_url, http, inner), deadline: self.deadline })
+        let inner = Inner {
+            api_key,
+            user_agent,
+            retry: self.retry.unwrap_or_default(),
+        };
+        Ok(Client {
+            raw: generated::Client::new_with_client(&base_url, http, inner),
+            deadline: self.deadline,
+        })
     }
 }
 
 /// Checks the base URL: absolute, http(s), no query; `http` only to loopback
 /// so the key never crosses a network in clear text. Drops a trailing `/`.
 fn normalize_base_url(raw: &str) -> Result<String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -371,10 +410,16 @@ fn normalize_base_url(raw: &str) -> Result<String> {
                 )));
             }
         }
-        other => return Err(Error::Config(format!("unsupported base URL scheme `{other}` in `{raw}`"))),
+        other => {
+            return Err(Error::Config(format!(
+                "unsupported base URL scheme `{other}` in `{raw}`"
+            )));
+        }
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!("the base URL `{raw}` must not have a query or fragment")));
+        return Err(Error::Config(format!(
+            "the base URL `{raw}` must not have a query or fragment"
+        )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -406,11 +451,29 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback() {
-        for ok in ["http://localhost:8080", "http://127.0.0.1", "http://[::1]:1", "https://api.topcalls.ai/"] {
-            assert!(Client::builder().api_key("k").base_url(ok).build().is_ok(), "{ok}");
+        for ok in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "http://[::1]:1",
+            "https://api.topcalls.ai/",
+        ] {
+            assert!(
+                Client::builder().api_key("k").base_url(ok).build().is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://api.topcalls.ai", "http://10.0.0.1", "ftp://localhost", "not a url", "https://x/?a=b"] {
-            let error = Client::builder().api_key("k").base_url(bad).build().unwrap_err();
+        for bad in [
+            "http://api.topcalls.ai",
+            "http://10.0.0.1",
+            "ftp://localhost",
+            "not a url",
+            "https://x/?a=b",
+        ] {
+            let error = Client::builder()
+                .api_key("k")
+                .base_url(bad)
+                .build()
+                .unwrap_err();
             assert!(matches!(error, Error::Config(_)), "{bad}: {error}");
         }
     }

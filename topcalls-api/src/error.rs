@@ -144,9 +144,17 @@ impl TransportError {
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.may_have_taken_effect {
-            write!(f, "no response from TopCalls after {} attempt(s); the request may have taken effect", self.attempts)
+            write!(
+                f,
+                "no response from TopCalls after {} attempt(s); the request may have taken effect",
+                self.attempts
+            )
         } else {
-            write!(f, "could not reach TopCalls after {} attempt(s)", self.attempts)
+            write!(
+                f,
+                "could not reach TopCalls after {} attempt(s)",
+                self.attempts
+            )
         }
     }
 }
@@ -179,7 +187,11 @@ impl DeadlineError {
 
 impl fmt::Display for DeadlineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "deadline of {:?} passed after {} attempt(s)", self.deadline, self.attempts)
+        write!(
+            f,
+            "deadline of {:?} passed after {} attempt(s)",
+            self.deadline, self.attempts
+        )
     }
 }
 
@@ -197,12 +209,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: Bytes, idempotency_key: Option<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        idempotency_key: Option<String>,
+    ) -> Self {
         let problem = serde_json::from_slice::<Value>(&body)
             .ok()
             .filter(Value::is_object)
             .and_then(|v| serde_json::from_value::<Problem>(v).ok());
-        Self { status, headers, body, problem, idempotency_key }
+        Self {
+            status,
+            headers,
+            body,
+            problem,
+            idempotency_key,
+        }
     }
 
     /// The HTTP status.
@@ -219,7 +242,8 @@ impl ApiError {
     }
     /// The last path segment of the problem `type`, e.g. `insufficient_quota`.
     pub fn code(&self) -> Option<&str> {
-        self.problem_type().map(|t| t.rsplit('/').next().unwrap_or(t))
+        self.problem_type()
+            .map(|t| t.rsplit('/').next().unwrap_or(t))
     }
     /// The problem `title`.
     pub fn title(&self) -> Option<&str> {
@@ -297,7 +321,11 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not decode the {} response from TopCalls", self.status)
+        write!(
+            f,
+            "could not decode the {} response from TopCalls",
+            self.status
+        )
     }
 }
 
@@ -309,17 +337,40 @@ impl std::error::Error for DecodeError {
 
 /// Turns the generated client's error into ours, using what the transport
 /// recorded about the exchange.
-pub(crate) fn from_generated(error: progenitor_client::Error<Problem>, exchange: Exchange) -> Error {
+pub(crate) fn from_generated(
+    error: progenitor_client::Error<Problem>,
+    exchange: Exchange,
+) -> Error {
     use progenitor_client::Error as G;
-    let Exchange { idempotency_key, attempts, last_status, last_headers, last_error_body, .. } = exchange;
+    let Exchange {
+        idempotency_key,
+        attempts,
+        last_status,
+        last_headers,
+        last_error_body,
+        ..
+    } = exchange;
     let api = |status: StatusCode, headers: HeaderMap, body: Bytes| {
-        Error::Api(Box::new(ApiError::new(status, headers, body, idempotency_key.clone())))
+        Error::Api(Box::new(ApiError::new(
+            status,
+            headers,
+            body,
+            idempotency_key.clone(),
+        )))
     };
     match error {
         G::InvalidRequest(message) | G::Custom(message) => Error::InvalidRequest(message),
-        G::CommunicationError(source) | G::InvalidUpgrade(source) | G::ResponseBodyError(source) => {
-            let may_have_taken_effect = attempts > 0 && !source.is_connect() && !source.is_builder();
-            Error::Transport(Box::new(TransportError { source, idempotency_key, may_have_taken_effect, attempts }))
+        G::CommunicationError(source)
+        | G::InvalidUpgrade(source)
+        | G::ResponseBodyError(source) => {
+            let may_have_taken_effect =
+                attempts > 0 && !source.is_connect() && !source.is_builder();
+            Error::Transport(Box::new(TransportError {
+                source,
+                idempotency_key,
+                may_have_taken_effect,
+                attempts,
+            }))
         }
         G::ErrorResponse(value) => {
             let status = value.status();
@@ -335,12 +386,17 @@ pub(crate) fn from_generated(error: progenitor_client::Error<Problem>, exchange:
             api(status, headers, last_error_body.unwrap_or_default())
         }
         G::InvalidResponsePayload(body, source) => match last_status {
-            Some(status) if !status.is_success() => api(status, last_headers.unwrap_or_default(), body),
+            Some(status) if !status.is_success() => {
+                api(status, last_headers.unwrap_or_default(), body)
+            }
             status => {
                 let headers = last_headers.unwrap_or_default();
                 Error::Decode(Box::new(DecodeError {
                     status: status.unwrap_or(StatusCode::OK),
-                    request_id: headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string),
+                    request_id: headers
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
                     body,
                     source,
                 }))

@@ -51,7 +51,9 @@ pub mod generated;
 pub use calls::{Calls, ListCalls, is_finished};
 pub use campaigns::{Campaigns, ListCampaigns};
 pub use catalog::{ListBuiltinVoices, WebhookSubscriptions};
-pub use client::{API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions};
+pub use client::{
+    API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
+};
 pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
 pub use pagination::Page;
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};

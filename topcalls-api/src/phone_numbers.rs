@@ -8,7 +8,10 @@ use progenitor_client::ResponseValue;
 use crate::calls::ListQuery;
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
-use crate::types::{Carrier, CarrierList, CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumber, PhoneNumberList};
+use crate::types::{
+    Carrier, CarrierList, CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumber,
+    PhoneNumberList,
+};
 use crate::validate;
 
 /// Phone numbers and carriers. From [`Client::phone_numbers`].
@@ -43,7 +46,10 @@ impl<'a> PhoneNumbers<'a> {
         let body: CreatePhoneNumberRequest = validate::convert(request)?;
         self.client
             .run_post("create_phone_number", options, |raw, key| {
-                raw.create_phone_number().idempotency_key(key).body(body).send()
+                raw.create_phone_number()
+                    .idempotency_key(key)
+                    .body(body)
+                    .send()
             })
             .await
             .map(ResponseValue::into_inner)
@@ -64,21 +70,28 @@ impl<'a> PhoneNumbers<'a> {
     pub async fn delete(&self, phone_number_id: &str) -> Result<()> {
         let id = validate::id("phone_number_id", phone_number_id)?;
         self.client
-            .run("delete_phone_number", RequestOptions::default(), |raw, _| {
-                raw.delete_phone_number().phone_number_id(id).send()
-            })
+            .run(
+                "delete_phone_number",
+                RequestOptions::default(),
+                |raw, _| raw.delete_phone_number().phone_number_id(id).send(),
+            )
             .await
             .map(ResponseValue::into_inner)
     }
 
     /// Lists numbers: one page or a stream of every number.
     pub fn list(&self) -> ListPhoneNumbers<'a> {
-        ListPhoneNumbers { client: self.client, query: ListQuery::default() }
+        ListPhoneNumbers {
+            client: self.client,
+            query: ListQuery::default(),
+        }
     }
 
     /// SIP carriers (bring your own carrier).
     pub fn carriers(&self) -> Carriers<'a> {
-        Carriers { client: self.client }
+        Carriers {
+            client: self.client,
+        }
     }
 }
 
@@ -167,7 +180,9 @@ impl Carriers<'_> {
     /// Every carrier of the account.
     pub async fn list(&self) -> Result<CarrierList> {
         self.client
-            .run("list_carriers", RequestOptions::default(), |raw, _| raw.list_carriers().send())
+            .run("list_carriers", RequestOptions::default(), |raw, _| {
+                raw.list_carriers().send()
+            })
             .await
             .map(ResponseValue::into_inner)
     }
@@ -176,7 +191,9 @@ impl Carriers<'_> {
     pub async fn delete(&self, carrier_id: &str) -> Result<()> {
         let id = validate::id("carrier_id", carrier_id)?;
         self.client
-            .run("delete_carrier", RequestOptions::default(), |raw, _| raw.delete_carrier().carrier_id(id).send())
+            .run("delete_carrier", RequestOptions::default(), |raw, _| {
+                raw.delete_carrier().carrier_id(id).send()
+            })
             .await
             .map(ResponseValue::into_inner)
     }

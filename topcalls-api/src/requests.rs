@@ -71,7 +71,10 @@ pub struct NewCall {
 impl NewCall {
     /// A call to `phone_number` (E.164, e.g. `+15551234567`).
     pub fn to(phone_number: impl Into<String>) -> Self {
-        Self { phone_number: phone_number.into(), ..Self::default() }
+        Self {
+            phone_number: phone_number.into(),
+            ..Self::default()
+        }
     }
     /// What the agent should accomplish, in plain words (simple mode; at least 10 characters).
     #[must_use]
@@ -153,7 +156,11 @@ impl NewCall {
     }
     /// Where to send this call's events, and which ones.
     #[must_use]
-    pub fn webhook(mut self, url: impl Into<String>, events: impl IntoIterator<Item = CallWebhookEvent>) -> Self {
+    pub fn webhook(
+        mut self,
+        url: impl Into<String>,
+        events: impl IntoIterator<Item = CallWebhookEvent>,
+    ) -> Self {
         self.webhook_url = Some(url.into());
         self.webhook_events = events.into_iter().collect();
         self
@@ -209,7 +216,10 @@ pub struct NewPhoneNumber {
 impl NewPhoneNumber {
     /// The number, E.164.
     pub fn new(number: impl Into<String>) -> Self {
-        Self { number: number.into(), ..Self::default() }
+        Self {
+            number: number.into(),
+            ..Self::default()
+        }
     }
     /// The carrier it belongs to (the carrier's `voip_carrier_sid`).
     #[must_use]
@@ -260,7 +270,11 @@ pub struct NewWebhookSubscription {
 impl NewWebhookSubscription {
     /// Subscribe `url` to `event` (`call.completed`, `call.completed.<disposition>`, …).
     pub fn new(event: impl Into<String>, url: impl Into<String>) -> Self {
-        Self { event: event.into(), url: url.into(), filters: Map::new() }
+        Self {
+            event: event.into(),
+            url: url.into(),
+            filters: Map::new(),
+        }
     }
     /// Only deliver events whose payload field `key` matches: a value is an
     /// exact match, an array any-of, a string with `%` a SQL LIKE pattern.
@@ -278,7 +292,9 @@ impl TryFrom<NewWebhookSubscription> for CreateWebhookSubscriptionRequest {
         let url = url::Url::parse(&sub.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| Error::InvalidRequest(format!("`url`: not an absolute http(s) URL: {:?}", sub.url)))?;
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("`url`: not an absolute http(s) URL: {:?}", sub.url))
+            })?;
         Ok(CreateWebhookSubscriptionRequest {
             event: field("event", sub.event)?,
             url: url.into(),

@@ -88,7 +88,9 @@ impl RetryPolicy {
 
     /// The full-jitter backoff before retry number `retry` (0-based).
     fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry.min(30)));
+        let exp = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(retry.min(30)));
         let ceiling = exp.min(self.max_delay);
         ceiling.mul_f64(rand::random::<f64>())
     }
@@ -108,19 +110,22 @@ fn retryable_status(status: StatusCode) -> bool {
 /// The wait a response asks for: `retry-after-ms`, then `Retry-After` in
 /// seconds or as an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
-        if let Ok(ms) = ms.trim().parse::<f64>() {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms / 1000.0));
-            }
-        }
+    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok())
+        && let Ok(ms) = ms.trim().parse::<f64>()
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
     }
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Runs `request`, retrying under `policy`. Returns the last response, or
@@ -141,7 +146,11 @@ pub(crate) async fn execute(
     loop {
         // Keep a copy for the next attempt, unless this is the last one
         // (or the body cannot be replayed).
-        let spare = if may_retry && retry < policy.max_retries { pending.try_clone() } else { None };
+        let spare = if may_retry && retry < policy.max_retries {
+            pending.try_clone()
+        } else {
+            None
+        };
 
         let span = tracing::debug_span!(
             "topcalls.attempt",
@@ -166,11 +175,17 @@ pub(crate) async fn execute(
             Ok(response) => {
                 let status = response.status();
                 span.record("status", status.as_u16());
-                if let Some(id) = response.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+                if let Some(id) = response
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                {
                     span.record("request_id", id);
                 }
                 on(Event::Response(status, response.headers()));
-                let Some(next) = spare else { return Ok(response) };
+                let Some(next) = spare else {
+                    return Ok(response);
+                };
                 let (response, retryable) = if status == StatusCode::CONFLICT {
                     key_in_use(response).await?
                 } else {
@@ -196,7 +211,12 @@ pub(crate) async fn execute(
                 (policy.backoff(retry), next)
             }
         };
-        tracing::debug!(operation, attempt = retry + 1, wait_ms = wait.as_millis() as u64, "retrying");
+        tracing::debug!(
+            operation,
+            attempt = retry + 1,
+            wait_ms = wait.as_millis() as u64,
+            "retrying"
+        );
         tokio::time::sleep(wait).await;
         pending = next;
         retry += 1;
@@ -209,7 +229,11 @@ async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
     let (response, body) = buffer(response).await?;
     let in_use = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t.ends_with("idempotency_key_in_use")))
+        .and_then(|v| {
+            v.get("type")
+                .and_then(|t| t.as_str())
+                .map(|t| t.ends_with("idempotency_key_in_use"))
+        })
         .unwrap_or(false);
     Ok((response, in_use))
 }
@@ -246,7 +270,10 @@ mod tests {
         let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
         dated.insert(RETRY_AFTER, HeaderValue::try_from(future).unwrap());
         let wait = retry_after(&dated).unwrap();
-        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
         dated.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&dated), None);
     }
@@ -255,7 +282,8 @@ mod tests {
     fn backoff_is_jittered_under_the_exponential_ceiling() {
         let policy = RetryPolicy::default();
         for retry in 0..10 {
-            let ceiling = (Duration::from_millis(500) * 2u32.pow(retry)).min(Duration::from_secs(8));
+            let ceiling =
+                (Duration::from_millis(500) * 2u32.pow(retry)).min(Duration::from_secs(8));
             for _ in 0..50 {
                 assert!(policy.backoff(retry) <= ceiling);
             }

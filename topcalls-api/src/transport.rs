@@ -5,8 +5,8 @@
 //! generated builders (`Client::raw`) get the same behaviour as the
 //! hand-written layer.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, Error as GenError, OperationInfo};
@@ -92,8 +92,10 @@ impl ClientHooks<Inner> for GeneratedClient {
         let inner = &self.inner;
         let mut auth = HeaderValue::try_from(format!("Bearer {}", inner.api_key.expose_secret()))
             .map_err(|_| {
-                GenError::InvalidRequest("the API key contains characters not allowed in a header".into())
-            })?;
+            GenError::InvalidRequest(
+                "the API key contains characters not allowed in a header".into(),
+            )
+        })?;
         auth.set_sensitive(true);
         let is_post = request.method() == Method::POST;
         let headers = request.headers_mut();
@@ -128,18 +130,24 @@ impl ClientHooks<Inner> for GeneratedClient {
         let policy = with_exchange(|e| e.retry.clone())
             .flatten()
             .unwrap_or_else(|| self.inner.retry.clone());
-        let response = crate::retry::execute(self.client(), request, info.operation_id, &policy, |event| {
-            with_exchange(|e| match event {
-                crate::retry::Event::Sending => {
-                    e.attempts += 1;
-                    e.maybe_sent = true;
-                }
-                crate::retry::Event::Response(status, headers) => {
-                    e.last_status = Some(status);
-                    e.last_headers = Some(headers.clone());
-                }
-            });
-        })
+        let response = crate::retry::execute(
+            self.client(),
+            request,
+            info.operation_id,
+            &policy,
+            |event| {
+                with_exchange(|e| match event {
+                    crate::retry::Event::Sending => {
+                        e.attempts += 1;
+                        e.maybe_sent = true;
+                    }
+                    crate::retry::Event::Response(status, headers) => {
+                        e.last_status = Some(status);
+                        e.last_headers = Some(headers.clone());
+                    }
+                });
+            },
+        )
         .await?;
         if !response.status().is_client_error() && !response.status().is_server_error() {
             return Ok(response);

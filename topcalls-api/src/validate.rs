@@ -16,7 +16,9 @@ where
     R: TryInto<T>,
     R::Error: fmt::Display,
 {
-    request.try_into().map_err(|e| Error::InvalidRequest(e.to_string()))
+    request
+        .try_into()
+        .map_err(|e| Error::InvalidRequest(e.to_string()))
 }
 
 /// `POST /v1/calls`: exactly one of `task` / `instructions`; `temperature`
@@ -24,22 +26,28 @@ where
 pub(crate) fn create_call(body: &CreateCallRequest) -> Result<()> {
     match (&body.task, &body.instructions) {
         (Some(_), Some(_)) => {
-            return invalid("set exactly one of `task` (simple mode) or `instructions` (advanced mode), not both");
+            return invalid(
+                "set exactly one of `task` (simple mode) or `instructions` (advanced mode), not both",
+            );
         }
         (None, None) => {
-            return invalid("set exactly one of `task` (simple mode) or `instructions` (advanced mode)");
+            return invalid(
+                "set exactly one of `task` (simple mode) or `instructions` (advanced mode)",
+            );
         }
         _ => {}
     }
-    if let Some(t) = body.temperature {
-        if !(0.0..=2.0).contains(&t) {
-            return invalid(format!("`temperature` must be between 0 and 2 (got {t})"));
-        }
+    if let Some(t) = body.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return invalid(format!("`temperature` must be between 0 and 2 (got {t})"));
     }
-    if let Some(minutes) = body.max_duration {
-        if !(minutes > 0.0 && minutes <= 60.0) {
-            return invalid(format!("`max_duration` must be more than 0 and at most 60 minutes (got {minutes})"));
-        }
+    if let Some(minutes) = body.max_duration
+        && !(minutes > 0.0 && minutes <= 60.0)
+    {
+        return invalid(format!(
+            "`max_duration` must be more than 0 and at most 60 minutes (got {minutes})"
+        ));
     }
     Ok(())
 }
@@ -47,7 +55,9 @@ pub(crate) fn create_call(body: &CreateCallRequest) -> Result<()> {
 /// A path id: non-empty, no surrounding whitespace.
 pub(crate) fn id(name: &str, value: &str) -> Result<String> {
     if value.is_empty() || value.trim() != value {
-        return invalid(format!("`{name}` must be a non-empty id without surrounding spaces (got {value:?})"));
+        return invalid(format!(
+            "`{name}` must be a non-empty id without surrounding spaces (got {value:?})"
+        ));
     }
     Ok(value.to_string())
 }
@@ -71,7 +81,9 @@ pub(crate) fn create_carrier(body: &crate::types::CreateCarrierRequest) -> Resul
     use crate::types::TrunkType;
     let port = body.sip_gateway.port.get();
     if port > 65_535 {
-        return invalid(format!("`sip_gateway.port` must be between 1 and 65535 (got {port})"));
+        return invalid(format!(
+            "`sip_gateway.port` must be between 1 and 65535 (got {port})"
+        ));
     }
     match body.trunk_type {
         Some(TrunkType::Reg) if body.registration.is_none() => {

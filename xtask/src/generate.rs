@@ -39,8 +39,14 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
 
     let split = postprocess::process(file, &received)?;
     Ok(vec![
-        Output { path: "topcalls-types/src/generated.rs", contents: render(&split.types) },
-        Output { path: "topcalls-api/src/generated.rs", contents: render(&split.client) },
+        Output {
+            path: "topcalls-types/src/generated.rs",
+            contents: render(&split.types),
+        },
+        Output {
+            path: "topcalls-api/src/generated.rs",
+            contents: render(&split.client),
+        },
     ])
 }
 

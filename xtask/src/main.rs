@@ -37,7 +37,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         match arg.as_str() {
             "--check" => check = true,
             "--spec" => {
-                let path = rest.next().ok_or_else(|| format!("--spec needs a path\n{USAGE}"))?;
+                let path = rest
+                    .next()
+                    .ok_or_else(|| format!("--spec needs a path\n{USAGE}"))?;
                 spec_path = PathBuf::from(path);
             }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use quote::quote;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{parse_quote, Fields, Item, ItemEnum, ItemImpl};
+use syn::{Fields, Item, ItemEnum, ItemImpl, parse_quote};
 
 pub(crate) struct Split {
     pub(crate) types: syn::File,
@@ -38,7 +38,12 @@ pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Res
             pub use topcalls_types as types;
         },
     );
-    let types = syn::File { shebang: None, frontmatter: None, attrs: Vec::new(), items };
+    let types = syn::File {
+        shebang: None,
+        frontmatter: None,
+        attrs: Vec::new(),
+        items,
+    };
     Ok(Split { types, client })
 }
 
@@ -47,8 +52,10 @@ fn make_received_enums_lenient(
     received: &BTreeSet<String>,
 ) -> Result<(), String> {
     let references = type_references(items);
-    let missing: Vec<&String> =
-        received.iter().filter(|name| !references.contains_key(name.as_str())).collect();
+    let missing: Vec<&String> = received
+        .iter()
+        .filter(|name| !references.contains_key(name.as_str()))
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "received schemas without a generated type of the same name: {missing:?} \
@@ -78,13 +85,11 @@ fn make_received_enums_lenient(
     for item in items.iter_mut() {
         match item {
             Item::Enum(e) if string_enums.contains(&e.ident.to_string()) => add_unknown_variant(e)?,
-            Item::Impl(i) => {
-                if self_type_name(i).is_some_and(|n| string_enums.contains(&n)) {
-                    match trait_name(i).as_deref() {
-                        Some("Display") => DisplayUnknown.visit_item_impl_mut(i),
-                        Some("FromStr") => FromStrUnknown.visit_item_impl_mut(i),
-                        _ => {}
-                    }
+            Item::Impl(i) if self_type_name(i).is_some_and(|n| string_enums.contains(&n)) => {
+                match trait_name(i).as_deref() {
+                    Some("Display") => DisplayUnknown.visit_item_impl_mut(i),
+                    Some("FromStr") => FromStrUnknown.visit_item_impl_mut(i),
+                    _ => {}
                 }
             }
             _ => {}
@@ -107,7 +112,10 @@ fn type_references(items: &[Item]) -> BTreeMap<String, BTreeSet<String>> {
     for item in items {
         let (name, fields): (_, Vec<&Fields>) = match item {
             Item::Struct(s) => (s.ident.to_string(), vec![&s.fields]),
-            Item::Enum(e) => (e.ident.to_string(), e.variants.iter().map(|v| &v.fields).collect()),
+            Item::Enum(e) => (
+                e.ident.to_string(),
+                e.variants.iter().map(|v| &v.fields).collect(),
+            ),
             _ => continue,
         };
         let mut idents = Idents::default();
@@ -128,7 +136,10 @@ const FALLBACK: &str = "UnknownValue";
 
 fn add_unknown_variant(e: &mut ItemEnum) -> Result<(), String> {
     if e.variants.iter().any(|v| v.ident == FALLBACK) {
-        return Err(format!("enum `{}` already has a variant named `{FALLBACK}`", e.ident));
+        return Err(format!(
+            "enum `{}` already has a variant named `{FALLBACK}`",
+            e.ident
+        ));
     }
     for attr in &mut e.attrs {
         if !attr.path().is_ident("derive") {
@@ -159,14 +170,18 @@ fn self_type_name(i: &ItemImpl) -> Option<String> {
 }
 
 fn trait_name(i: &ItemImpl) -> Option<String> {
-    i.trait_.as_ref().and_then(|(path, _)| path.segments.last()).map(|s| s.ident.to_string())
+    i.trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .map(|s| s.ident.to_string())
 }
 
 /// `Display` writes an unknown value as it came.
 struct DisplayUnknown;
 impl VisitMut for DisplayUnknown {
     fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
-        m.arms.push(parse_quote!(Self::UnknownValue(ref value) => f.write_str(value),));
+        m.arms
+            .push(parse_quote!(Self::UnknownValue(ref value) => f.write_str(value),));
     }
 }
 

@@ -49,7 +49,9 @@ pub(crate) fn received_schemas(spec: &Value) -> BTreeSet<String> {
     let mut roots = Vec::new();
     if let Some(paths) = spec.get("paths").and_then(Value::as_object) {
         for item in paths.values() {
-            let Some(item) = item.as_object() else { continue };
+            let Some(item) = item.as_object() else {
+                continue;
+            };
             for operation in item.values() {
                 if let Some(responses) = operation.get("responses") {
                     collect_refs(responses, &mut roots);
