@@ -61,3 +61,8 @@ pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
 pub use wait::WaitOptions;
+
+/// The README's code, compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
