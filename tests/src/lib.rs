@@ -5,6 +5,8 @@
 //! difference that matters here, `nullable: true`, is translated into a
 //! `null` type (and a `null` enum member).
 
+pub mod server;
+
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
