@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Request, Response, StatusCode};
+use tracing::Instrument;
 
 use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
 
@@ -162,26 +163,35 @@ pub(crate) async fn execute(
             request_id = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
+        if tracing::enabled!(tracing::Level::TRACE)
+            && let Some(body) = pending.body().and_then(reqwest::Body::as_bytes)
+        {
+            tracing::trace!(parent: &span, body = %truncated(body), "request body");
+        }
         let started = Instant::now();
         on(Event::Sending);
-        let result = {
-            let _enter = span.enter();
-            client.execute(pending)
-        }
-        .await;
-        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        let result = client.execute(pending).instrument(span.clone()).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        span.record("latency_ms", latency_ms);
 
         let (wait, next) = match result {
             Ok(response) => {
                 let status = response.status();
-                span.record("status", status.as_u16());
-                if let Some(id) = response
+                let request_id = response
                     .headers()
                     .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                {
+                    .and_then(|v| v.to_str().ok());
+                span.record("status", status.as_u16());
+                if let Some(id) = request_id {
                     span.record("request_id", id);
                 }
+                tracing::debug!(
+                    parent: &span,
+                    status = status.as_u16(),
+                    request_id = request_id.unwrap_or(""),
+                    latency_ms,
+                    "response"
+                );
                 on(Event::Response(status, response.headers()));
                 let Some(next) = spare else {
                     return Ok(response);
@@ -220,6 +230,17 @@ pub(crate) async fn execute(
         tokio::time::sleep(wait).await;
         pending = next;
         retry += 1;
+    }
+}
+
+/// At most 1 KiB of a body, for TRACE logs. Bodies never appear at higher levels.
+pub(crate) fn truncated(body: &[u8]) -> String {
+    const LIMIT: usize = 1024;
+    let shown = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]).into_owned();
+    if body.len() > LIMIT {
+        format!("{shown}… ({} bytes)", body.len())
+    } else {
+        shown
     }
 }
 

@@ -155,6 +155,7 @@ impl ClientHooks<Inner> for GeneratedClient {
         // Keep the raw error body: the Problem's extra members, or a body
         // that is not Problem+JSON at all, stay reachable from the error.
         let (response, body) = crate::retry::buffer(response).await?;
+        tracing::trace!(status = response.status().as_u16(), body = %crate::retry::truncated(&body), "error response body");
         with_exchange(|e| e.last_error_body = Some(body));
         Ok(response)
     }
