@@ -2,6 +2,7 @@
 //! respond, close the connection without answering, or never answer. It
 //! records every request it reads.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,16 +91,29 @@ impl ScriptedServer {
     pub async fn start(
         handler: impl Fn(usize, &Recorded) -> Action + Send + Sync + 'static,
     ) -> Self {
+        Self::start_with(true, handler).await
+    }
+
+    /// Like [`ScriptedServer::start`]; with `record` false nothing is kept
+    /// (for load, where a growing record would skew the measurement).
+    pub async fn start_with(
+        record: bool,
+        handler: impl Fn(usize, &Recorded) -> Action + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
-        let recorded = requests.clone();
+        let log = Arc::new(Log {
+            record,
+            count: AtomicUsize::new(0),
+            requests: requests.clone(),
+        });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, handler.clone(), recorded.clone()));
+                tokio::spawn(serve(stream, handler.clone(), log.clone()));
             }
         });
         Self {
@@ -125,30 +139,42 @@ impl ScriptedServer {
     }
 }
 
-async fn serve(mut stream: TcpStream, handler: Arc<Handler>, requests: Arc<Mutex<Vec<Recorded>>>) {
+struct Log {
+    record: bool,
+    count: AtomicUsize,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Log>) {
+    let _ = stream.set_nodelay(true);
     let mut buffer = Vec::new();
     loop {
         let Some(request) = read_request(&mut stream, &mut buffer).await else {
             return;
         };
-        let n = {
-            let mut all = requests.lock().expect("requests");
-            all.push(request.clone());
-            all.len() - 1
-        };
+        let n = log.count.fetch_add(1, Ordering::SeqCst);
+        if log.record {
+            log.requests.lock().expect("requests").push(request.clone());
+        }
         match handler(n, &request) {
             Action::Respond(status, headers, body) => {
-                let mut head = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: req_{n}\r\n",
+                let mut response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nx-request-id: req_{n}\r\n",
                     body.len()
                 );
-                for (k, v) in headers {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-                head.push_str("\r\n");
-                if stream.write_all(head.as_bytes()).await.is_err()
-                    || stream.write_all(body.as_bytes()).await.is_err()
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                 {
+                    response.push_str("content-type: application/json\r\n");
+                }
+                for (k, v) in headers {
+                    response.push_str(&format!("{k}: {v}\r\n"));
+                }
+                response.push_str("\r\n");
+                response.push_str(&body);
+                // One write: a head and a body sent apart meet Nagle and delayed ACKs.
+                if stream.write_all(response.as_bytes()).await.is_err() {
                     return;
                 }
             }

@@ -107,22 +107,30 @@ impl Client {
             status = tracing::field::Empty
         );
         let request = transport::record(exchange.clone(), send(&self.raw, idempotency_key));
-        let outcome = match deadline.or(self.deadline) {
-            Some(limit) => tokio::time::timeout(limit, request)
-                .instrument(span.clone())
-                .await
-                .ok(),
-            None => Some(request.instrument(span.clone()).await),
+        let limit = deadline.or(self.deadline);
+        let request = async move {
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, request).await.ok(),
+                None => Some(request.await),
+            }
+        };
+        // Spans cost even when nobody listens (the `log` bridge): skip them then.
+        let outcome = if span.is_disabled() {
+            request.await
+        } else {
+            request.instrument(span.clone()).await
         };
         let recorded = transport::take(&exchange);
         match outcome {
             Some(Ok(value)) => {
-                span.record("status", value.status().as_u16());
+                if !span.is_disabled() {
+                    span.record("status", value.status().as_u16());
+                }
                 Ok(value)
             }
             Some(Err(error)) => {
                 let error = crate::error::from_generated(error, recorded);
-                if let Some(status) = error.status() {
+                if let Some(status) = error.status().filter(|_| !span.is_disabled()) {
                     span.record("status", status.as_u16());
                 }
                 tracing::debug!(parent: &span, %error, "operation failed");
@@ -353,11 +361,13 @@ impl ClientBuilder {
                     "no TopCalls API key: set {source} or pass one to Client::new / ClientBuilder::api_key"
                 ))
             })?;
-        if HeaderValue::try_from(format!("Bearer {}", api_key.expose_secret())).is_err() {
-            return Err(Error::Config(
-                "the API key contains characters not allowed in an HTTP header".into(),
-            ));
-        }
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {}", api_key.expose_secret())).map_err(|_| {
+                Error::Config(
+                    "the API key contains characters not allowed in an HTTP header".into(),
+                )
+            })?;
+        authorization.set_sensitive(true);
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let user_agent = self
             .user_agent
@@ -379,7 +389,7 @@ impl ClientBuilder {
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
         let inner = Inner {
-            api_key,
+            authorization,
             user_agent,
             retry: self.retry.unwrap_or_default(),
         };

@@ -347,6 +347,7 @@ pub(crate) fn from_generated(
         attempts,
         last_status,
         last_headers,
+        last_request_id,
         last_error_body,
         ..
     } = exchange;
@@ -389,18 +390,12 @@ pub(crate) fn from_generated(
             Some(status) if !status.is_success() => {
                 api(status, last_headers.unwrap_or_default(), body)
             }
-            status => {
-                let headers = last_headers.unwrap_or_default();
-                Error::Decode(Box::new(DecodeError {
-                    status: status.unwrap_or(StatusCode::OK),
-                    request_id: headers
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
-                    body,
-                    source,
-                }))
-            }
+            status => Error::Decode(Box::new(DecodeError {
+                status: status.unwrap_or(StatusCode::OK),
+                request_id: last_request_id.and_then(|v| v.to_str().ok().map(str::to_string)),
+                body,
+                source,
+            })),
         },
     }
 }

@@ -808,7 +808,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateCall<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreateCallIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::CreateCallRequest, String>,
     }
     impl<'a> CreateCall<'a> {
@@ -821,13 +821,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CreateCallIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CreateCallIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -1061,7 +1061,7 @@ pub mod builder {
     pub struct CancelCall<'a> {
         client: &'a super::Client,
         call_id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::CancelCallIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
     }
     impl<'a> CancelCall<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1085,13 +1085,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CancelCallIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CancelCallIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -1197,7 +1197,7 @@ pub mod builder {
     pub struct StopCall<'a> {
         client: &'a super::Client,
         call_id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::StopCallIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
     }
     impl<'a> StopCall<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1221,13 +1221,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::StopCallIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `StopCallIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -1555,7 +1555,7 @@ pub mod builder {
     pub struct PauseCampaign<'a> {
         client: &'a super::Client,
         campaign_id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::PauseCampaignIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
     }
     impl<'a> PauseCampaign<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1579,13 +1579,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::PauseCampaignIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `PauseCampaignIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -1694,7 +1694,7 @@ pub mod builder {
     pub struct StartCampaign<'a> {
         client: &'a super::Client,
         campaign_id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::StartCampaignIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
     }
     impl<'a> StartCampaign<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1718,13 +1718,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::StartCampaignIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `StartCampaignIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -2027,7 +2027,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreatePhoneNumber<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreatePhoneNumberIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::CreatePhoneNumberRequest, String>,
     }
     impl<'a> CreatePhoneNumber<'a> {
@@ -2040,13 +2040,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CreatePhoneNumberIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CreatePhoneNumberIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -2256,7 +2256,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateCarrier<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreateCarrierIdempotencyKey>, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::CreateCarrierRequest, String>,
     }
     impl<'a> CreateCarrier<'a> {
@@ -2269,13 +2269,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CreateCarrierIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CreateCarrierIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -2934,10 +2934,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateWebhookSubscription<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<
-            Option<types::CreateWebhookSubscriptionIdempotencyKey>,
-            String,
-        >,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::CreateWebhookSubscriptionRequest, String>,
     }
     impl<'a> CreateWebhookSubscription<'a> {
@@ -2950,13 +2947,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CreateWebhookSubscriptionIdempotencyKey>,
+            V: std::convert::TryInto<types::IdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CreateWebhookSubscriptionIdempotencyKey` for idempotency_key failed"
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self

@@ -141,7 +141,6 @@ pub(crate) async fn execute(
     let method = request.method().clone();
     // A POST without an idempotency key could take effect twice: never retry it.
     let may_retry = method != Method::POST || request.headers().contains_key(IDEMPOTENCY_KEY);
-    let path = request.url().path().to_string();
     let mut retry = 0u32;
     let mut pending = request;
     loop {
@@ -157,11 +156,8 @@ pub(crate) async fn execute(
             "topcalls.attempt",
             operation,
             %method,
-            path = %path,
+            path = pending.url().path(),
             attempt = retry + 1,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
         );
         if tracing::enabled!(tracing::Level::TRACE)
             && let Some(body) = pending.body().and_then(reqwest::Body::as_bytes)
@@ -170,9 +166,13 @@ pub(crate) async fn execute(
         }
         let started = Instant::now();
         on(Event::Sending);
-        let result = client.execute(pending).instrument(span.clone()).await;
+        // Spans cost even when nobody listens (the `log` bridge): skip them then.
+        let result = if span.is_disabled() {
+            client.execute(pending).await
+        } else {
+            client.execute(pending).instrument(span.clone()).await
+        };
         let latency_ms = started.elapsed().as_millis() as u64;
-        span.record("latency_ms", latency_ms);
 
         let (wait, next) = match result {
             Ok(response) => {
@@ -181,10 +181,6 @@ pub(crate) async fn execute(
                     .headers()
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok());
-                span.record("status", status.as_u16());
-                if let Some(id) = request_id {
-                    span.record("request_id", id);
-                }
                 tracing::debug!(
                     parent: &span,
                     status = status.as_u16(),

@@ -12,7 +12,6 @@ use std::time::Duration;
 use progenitor_client::{ClientHooks, Error as GenError, OperationInfo};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::generated::Client as GeneratedClient;
 use crate::retry::RetryPolicy;
@@ -25,7 +24,8 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 /// State the generated client carries for the hooks.
 #[derive(Clone)]
 pub struct Inner {
-    pub(crate) api_key: SecretString,
+    /// `Bearer <key>`, marked sensitive so it never shows in debug output.
+    pub(crate) authorization: HeaderValue,
     pub(crate) user_agent: HeaderValue,
     pub(crate) retry: RetryPolicy,
 }
@@ -33,7 +33,7 @@ pub struct Inner {
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Inner")
-            .field("api_key", &"[redacted]")
+            .field("authorization", &"[redacted]")
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .finish()
@@ -55,6 +55,8 @@ pub(crate) struct Exchange {
     /// Status and headers of the last response received.
     pub(crate) last_status: Option<StatusCode>,
     pub(crate) last_headers: Option<HeaderMap>,
+    /// `X-Request-Id` of the last response received.
+    pub(crate) last_request_id: Option<HeaderValue>,
     /// The body of the last response, when it had an error status.
     pub(crate) last_error_body: Option<bytes::Bytes>,
 }
@@ -90,16 +92,9 @@ impl ClientHooks<Inner> for GeneratedClient {
         _info: &OperationInfo,
     ) -> Result<(), GenError<E>> {
         let inner = &self.inner;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", inner.api_key.expose_secret()))
-            .map_err(|_| {
-            GenError::InvalidRequest(
-                "the API key contains characters not allowed in a header".into(),
-            )
-        })?;
-        auth.set_sensitive(true);
         let is_post = request.method() == Method::POST;
         let headers = request.headers_mut();
-        headers.insert(header::AUTHORIZATION, auth);
+        headers.insert(header::AUTHORIZATION, inner.authorization.clone());
         headers.insert(header::USER_AGENT, inner.user_agent.clone());
         if is_post {
             // One key per logical request, reused by every retry: a retried
@@ -143,7 +138,11 @@ impl ClientHooks<Inner> for GeneratedClient {
                     }
                     crate::retry::Event::Response(status, headers) => {
                         e.last_status = Some(status);
-                        e.last_headers = Some(headers.clone());
+                        e.last_request_id = headers.get(REQUEST_ID).cloned();
+                        // The full headers only matter for an error.
+                        if !status.is_success() {
+                            e.last_headers = Some(headers.clone());
+                        }
                     }
                 });
             },
