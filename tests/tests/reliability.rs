@@ -247,7 +247,7 @@ async fn a_lost_answer_says_the_call_may_have_been_placed_and_gives_the_key() {
     // Repeating the operation with that key is safe: the server deduplicates.
     let placed = client
         .calls()
-        .create_with(new_call(), RequestOptions::new().idempotency_key(&key))
+        .create_with(new_call(), error.retry_options().unwrap())
         .await
         .unwrap();
     assert_eq!(placed.call_id, "call_1");

@@ -89,6 +89,29 @@ impl Error {
         }
     }
 
+    /// Options that repeat the failed operation safely: the same idempotency
+    /// key, so the server answers with the first attempt's result if that one
+    /// took effect. `None` when the request carried no key (not a POST).
+    ///
+    /// ```no_run
+    /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
+    /// use topcalls_api::NewCall;
+    ///
+    /// let call = || NewCall::to("+15551234567").task("Confirm the appointment for tomorrow.");
+    /// let placed = match client.calls().create(call()).await {
+    ///     Err(e) if e.may_have_taken_effect() => {
+    ///         let options = e.retry_options().expect("a POST carries a key");
+    ///         client.calls().create_with(call(), options).await?
+    ///     }
+    ///     other => other?,
+    /// };
+    /// # let _ = placed; Ok(()) }
+    /// ```
+    pub fn retry_options(&self) -> Option<crate::RequestOptions> {
+        self.idempotency_key()
+            .map(|key| crate::RequestOptions::new().idempotency_key(key))
+    }
+
     /// `404`: the resource does not exist (or belongs to another account).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(StatusCode::NOT_FOUND)
