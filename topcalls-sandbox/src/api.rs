@@ -1,0 +1,862 @@
+//! The routes: every operation of openapi.yaml, with bodies in the
+//! generated `topcalls_types` types.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::de::DeserializeOwned;
+use topcalls_types::*;
+
+use crate::problem::ApiProblem;
+use crate::server::{self, App, Caller};
+use crate::state::{self, Scope, is_dialable};
+
+type Answer = Result<Response, ApiProblem>;
+
+pub(crate) fn router(app: Arc<App>) -> axum::Router {
+    let v1 = axum::Router::new()
+        .route("/v1/calls", get(list_calls).post(create_call))
+        .route("/v1/calls/{call_id}", get(get_call))
+        .route("/v1/calls/{call_id}/stop", post(stop_call))
+        .route("/v1/calls/{call_id}/cancel", post(cancel_call))
+        .route("/v1/campaigns", get(list_campaigns))
+        .route("/v1/campaigns/{campaign_id}", get(get_campaign))
+        .route("/v1/campaigns/{campaign_id}/start", post(start_campaign))
+        .route("/v1/campaigns/{campaign_id}/pause", post(pause_campaign))
+        .route(
+            "/v1/phone-numbers/carriers",
+            get(list_carriers).post(create_carrier),
+        )
+        .route(
+            "/v1/phone-numbers/carriers/{carrier_id}",
+            delete(delete_carrier),
+        )
+        .route("/v1/phone-numbers", get(list_numbers).post(create_number))
+        .route(
+            "/v1/phone-numbers/{phone_number_id}",
+            get(get_number).delete(delete_number),
+        )
+        .route("/v1/models", get(list_models))
+        .route("/v1/voices/builtin", get(list_builtin_voices))
+        .route("/v1/voices", get(list_voices))
+        .route("/v1/balance", get(get_balance))
+        .route("/v1/webhooks", post(create_subscription))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            server::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            server::faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            server::authenticate,
+        ));
+    axum::Router::new()
+        .merge(v1)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(server::request_id))
+        .with_state(app)
+}
+
+async fn not_found(uri: Uri) -> ApiProblem {
+    ApiProblem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiProblem {
+    ApiProblem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+fn ok<T: serde::Serialize>(status: StatusCode, body: &T) -> Answer {
+    Ok((status, Json(body)).into_response())
+}
+
+/// A JSON body as the generated request type; errors name the field.
+fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiProblem> {
+    if bytes.is_empty() {
+        return Err(ApiProblem::field("body", "a JSON body is required"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiProblem::field(path, e.inner().to_string())
+    })
+}
+
+/// Query parameters; unknown ones are ignored, bad values are a 400.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(raw: Option<String>) -> Self {
+        let raw = raw.unwrap_or_default();
+        Query(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn limit(&self) -> Result<usize, ApiProblem> {
+        match self.get("limit") {
+            None => Ok(50),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n @ 1..=200) => Ok(n),
+                _ => Err(ApiProblem::field(
+                    "limit",
+                    format!("must be an integer from 1 to 200 (got {raw:?})"),
+                )),
+            },
+        }
+    }
+    /// The opaque cursor: items strictly older than this sequence number.
+    fn cursor(&self) -> Result<Option<u64>, ApiProblem> {
+        match self.get("cursor") {
+            None => Ok(None),
+            Some(raw) => raw
+                .strip_prefix("cur_")
+                .and_then(|n| n.parse().ok())
+                .map(Some)
+                .ok_or_else(|| ApiProblem::field("cursor", "not a cursor this API returned")),
+        }
+    }
+}
+
+/// One page, newest first, from items sorted oldest first by `seq`.
+fn page<T: Clone>(
+    items: impl DoubleEndedIterator<Item = (u64, T)>,
+    query: &Query,
+) -> Result<(Vec<T>, Option<String>), ApiProblem> {
+    let limit = query.limit()?;
+    let before = query.cursor()?;
+    let mut picked: Vec<(u64, T)> = items
+        .rev()
+        .filter(|(seq, _)| before.is_none_or(|b| *seq < b))
+        .take(limit + 1)
+        .collect();
+    let next = if picked.len() > limit {
+        picked.truncate(limit);
+        picked.last().map(|(seq, _)| format!("cur_{seq}"))
+    } else {
+        None
+    };
+    Ok((picked.into_iter().map(|(_, item)| item).collect(), next))
+}
+
+// ---- calls ---------------------------------------------------------------
+
+async fn list_calls(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    caller.require(Scope::CallsRead)?;
+    let query = Query::parse(raw);
+    let status = match query.get("status") {
+        None => None,
+        Some(raw) => Some(raw.parse::<CallOutcomeFilter>().map_err(|_| {
+            ApiProblem::field(
+                "status",
+                "one of completed, no-answer, failed, busy, dispatch_timeout",
+            )
+        })?),
+    };
+    let campaign = query.get("campaign_id").map(str::to_string);
+    let world = app.world();
+    let calls = world.accounts[caller.account].calls.iter().filter(|c| {
+        let outcome_matches = status.as_ref().is_none_or(|s| {
+            c.call
+                .call_status
+                .as_ref()
+                .is_some_and(|cs| cs.to_string() == s.to_string())
+        });
+        outcome_matches
+            && campaign
+                .as_ref()
+                .is_none_or(|id| c.call.campaign_id.as_ref() == Some(id))
+    });
+    let (data, next_cursor) = page(calls.map(|c| (c.seq, c.call.clone())), &query)?;
+    ok(StatusCode::OK, &CallList { data, next_cursor })
+}
+
+async fn create_call(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
+    caller.require(Scope::CallsWrite)?;
+    let request: CreateCallRequest = parse(&body)?;
+    let task = match (&request.task, &request.instructions) {
+        (Some(task), None) => task.to_string(),
+        (None, Some(instructions)) => instructions.to_string(),
+        (Some(_), Some(_)) => {
+            return Err(ApiProblem::field(
+                "instructions",
+                "set exactly one of `task` or `instructions`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiProblem::field(
+                "task",
+                "set exactly one of `task` or `instructions`",
+            ));
+        }
+    };
+    if let Some(t) = request.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
+        return Err(ApiProblem::field(
+            "temperature",
+            format!("must be between 0 and 2 (got {t})"),
+        ));
+    }
+    let max_duration = request.max_duration.unwrap_or(10.0);
+    if !(max_duration > 0.0 && max_duration <= 60.0) {
+        return Err(ApiProblem::field(
+            "max_duration",
+            format!("must be more than 0 and at most 60 minutes (got {max_duration})"),
+        ));
+    }
+    let to = request.phone_number.to_string();
+    if !is_dialable(&to) {
+        return Err(ApiProblem::field(
+            "phone_number",
+            format!("{to} is not a dialable number"),
+        ));
+    }
+    let now = app.clock.now();
+    let mut world = app.world();
+    let seq = world.seq();
+    let account = &mut world.accounts[caller.account];
+    let available = account.available_minutes();
+    if available < max_duration {
+        return Err(ApiProblem::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            format!("You need {max_duration} minutes but have {available} remaining"),
+        ));
+    }
+    account.reserved_minutes += max_duration;
+    let mut record = state::new_call(
+        seq,
+        &account.id.clone(),
+        &to,
+        request.from_number.map(|n| n.to_string()),
+        &task,
+        max_duration,
+        now,
+    );
+    record.call.metadata = Some(request.request_data.clone());
+    let response = CreateCallResponse {
+        call_id: record.call.id.clone(),
+        provider_call_id: record.call.external_call_id.clone(),
+        status: CallGatewayStatus::Queued,
+    };
+    account.calls.push(record);
+    ok(StatusCode::CREATED, &response)
+}
+
+fn find_call<'a>(
+    world: &'a mut state::World,
+    caller: &Caller,
+    id: &str,
+) -> Result<&'a mut state::CallRecord, ApiProblem> {
+    world.accounts[caller.account]
+        .calls
+        .iter_mut()
+        .find(|c| c.call.id == id)
+        .ok_or_else(|| ApiProblem::not_found("call"))
+}
+
+async fn get_call(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::CallsRead)?;
+    let mut world = app.world();
+    let call = find_call(&mut world, &caller, &id)?.call.clone();
+    ok(StatusCode::OK, &call)
+}
+
+/// Ends a call early; releases what it reserved.
+fn end_call(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    allowed: &[CallGatewayStatus],
+    verb: &str,
+) -> Result<(), ApiProblem> {
+    let now = app.clock.now();
+    let mut world = app.world();
+    let record = find_call(&mut world, caller, id)?;
+    if !allowed.contains(&record.call.status) {
+        return Err(ApiProblem::conflict(
+            "invalid_state",
+            format!("a {} call cannot be {verb}", record.call.status),
+        ));
+    }
+    record.call.status = CallGatewayStatus::Cancelled;
+    record.call.call_status = Some(CallTelephonyStatus::Cancelled);
+    record.call.end_at = Some(now);
+    record.call.completed = Some(true);
+    let used = record.call.started_at.map_or(0.0, |s| {
+        (now - s).num_milliseconds().max(0) as f64 / 60_000.0
+    });
+    record.call.duration = Some(used);
+    record.settled = true;
+    let reserved = record.reserved;
+    let account = &mut world.accounts[caller.account];
+    account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
+    account.used_minutes += used;
+    Ok(())
+}
+
+async fn stop_call(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::CallsWrite)?;
+    use CallGatewayStatus::*;
+    end_call(
+        &app,
+        &caller,
+        &id,
+        &[Pending, Queued, InProgress],
+        "stopped",
+    )?;
+    ok(
+        StatusCode::OK,
+        &StopCallResponse {
+            ok: true,
+            status: Some(Cancelled),
+        },
+    )
+}
+
+async fn cancel_call(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::CallsWrite)?;
+    use CallGatewayStatus::*;
+    end_call(&app, &caller, &id, &[Pending, Queued], "cancelled")?;
+    ok(StatusCode::OK, &CancelCallResponse { ok: true })
+}
+
+// ---- campaigns -----------------------------------------------------------
+
+async fn list_campaigns(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    caller.require(Scope::CampaignsRead)?;
+    let query = Query::parse(raw);
+    let world = app.world();
+    let campaigns = world.accounts[caller.account]
+        .campaigns
+        .iter()
+        .map(|c| (c.seq, c.campaign.clone()));
+    let (data, next_cursor) = page(campaigns, &query)?;
+    ok(StatusCode::OK, &CampaignList { data, next_cursor })
+}
+
+async fn get_campaign(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::CampaignsRead)?;
+    let world = app.world();
+    let campaign = world.accounts[caller.account]
+        .campaigns
+        .iter()
+        .find(|c| c.campaign.id == id)
+        .ok_or_else(|| ApiProblem::not_found("campaign"))?;
+    ok(StatusCode::OK, &campaign.campaign)
+}
+
+fn move_campaign(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+) -> Answer {
+    caller.require(Scope::CampaignsWrite)?;
+    let now = app.clock.now();
+    let mut world = app.world();
+    let record = world.accounts[caller.account]
+        .campaigns
+        .iter_mut()
+        .find(|c| c.campaign.id == id)
+        .ok_or_else(|| ApiProblem::not_found("campaign"))?;
+    if !from.contains(&record.campaign.status) {
+        return Err(ApiProblem::conflict(
+            "invalid_state",
+            format!("a {} campaign cannot become {to}", record.campaign.status),
+        ));
+    }
+    record.campaign.status = to.clone();
+    record.campaign.updated_at = Some(now);
+    if to == CampaignStatus::Running && record.campaign.started_at.is_none() {
+        record.campaign.started_at = Some(now);
+    }
+    world.tick(now);
+    ok(StatusCode::OK, &CampaignActionResponse { ok: true })
+}
+
+async fn start_campaign(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    use CampaignStatus::*;
+    move_campaign(&app, &caller, &id, &[Draft, Scheduled, Paused], Running)
+}
+
+async fn pause_campaign(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    move_campaign(
+        &app,
+        &caller,
+        &id,
+        &[CampaignStatus::Running],
+        CampaignStatus::Paused,
+    )
+}
+
+// ---- phone numbers and carriers ------------------------------------------
+
+async fn list_numbers(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    caller.require(Scope::NumbersRead)?;
+    let query = Query::parse(raw);
+    let world = app.world();
+    let numbers = world.accounts[caller.account]
+        .numbers
+        .iter()
+        .filter(|n| n.number.status != Some(PhoneNumberStatus::Deleted))
+        .map(|n| (n.seq, n.number.clone()));
+    let (data, next_cursor) = page(numbers, &query)?;
+    ok(StatusCode::OK, &PhoneNumberList { data, next_cursor })
+}
+
+async fn create_number(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
+    caller.require(Scope::NumbersWrite)?;
+    let request: CreatePhoneNumberRequest = parse(&body)?;
+    let number = request.number.to_string();
+    if !is_dialable(&number) {
+        return Err(ApiProblem::field(
+            "number",
+            format!("{number} is not a dialable number"),
+        ));
+    }
+    let now = app.clock.now();
+    let mut world = app.world();
+    let seq = world.seq();
+    let account = &mut world.accounts[caller.account];
+    if account
+        .numbers
+        .iter()
+        .any(|n| n.number.number == number && n.number.status != Some(PhoneNumberStatus::Deleted))
+    {
+        return Err(ApiProblem::conflict(
+            "duplicate",
+            format!("{number} is already on this account"),
+        ));
+    }
+    let carrier = match &request.voip_carrier_sid {
+        None => None,
+        Some(sid) => Some(
+            account
+                .carriers
+                .iter()
+                .find(|c| !c.deleted && c.carrier.voip_carrier_sid == sid.to_string())
+                .ok_or_else(|| {
+                    ApiProblem::field("voip_carrier_sid", "no carrier with this voip_carrier_sid")
+                })?
+                .carrier
+                .clone(),
+        ),
+    };
+    let phone = PhoneNumber {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: Some(account.id.clone()),
+        number,
+        source: Some(if carrier.is_some() {
+            PhoneNumberSource::Byoc
+        } else {
+            PhoneNumberSource::Manual
+        }),
+        status: Some(PhoneNumberStatus::Active),
+        phone_number_sid: Some(format!("PN{}", uuid::Uuid::new_v4().simple())),
+        voip_carrier_sid: carrier.as_ref().map(|c| c.voip_carrier_sid.clone()),
+        carrier_name: carrier.and_then(|c| c.carrier_name),
+        label: request.label.map(|l| l.to_string()),
+        error_message: None,
+        created_by_user_id: None,
+        created_at: Some(now),
+        updated_at: Some(now),
+    };
+    account.numbers.push(state::NumberRecord {
+        seq,
+        number: phone.clone(),
+    });
+    ok(StatusCode::CREATED, &phone)
+}
+
+async fn get_number(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::NumbersRead)?;
+    let world = app.world();
+    let number = world.accounts[caller.account]
+        .numbers
+        .iter()
+        .find(|n| n.number.id == id && n.number.status != Some(PhoneNumberStatus::Deleted))
+        .ok_or_else(|| ApiProblem::not_found("phone number"))?;
+    ok(StatusCode::OK, &number.number)
+}
+
+async fn delete_number(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::NumbersWrite)?;
+    let now = app.clock.now();
+    let mut world = app.world();
+    let number = world.accounts[caller.account]
+        .numbers
+        .iter_mut()
+        .find(|n| n.number.id == id && n.number.status != Some(PhoneNumberStatus::Deleted))
+        .ok_or_else(|| ApiProblem::not_found("phone number"))?;
+    number.number.status = Some(PhoneNumberStatus::Deleted);
+    number.number.updated_at = Some(now);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_carriers(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+) -> Answer {
+    caller.require(Scope::NumbersRead)?;
+    let world = app.world();
+    let data = world.accounts[caller.account]
+        .carriers
+        .iter()
+        .filter(|c| !c.deleted)
+        .map(|c| c.carrier.clone())
+        .collect();
+    ok(StatusCode::OK, &CarrierList { data })
+}
+
+async fn create_carrier(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
+    caller.require(Scope::NumbersWrite)?;
+    let request: CreateCarrierRequest = parse(&body)?;
+    let port = request.sip_gateway.port.get();
+    if port > 65_535 {
+        return Err(ApiProblem::field(
+            "sip_gateway.port",
+            format!("must be between 1 and 65535 (got {port})"),
+        ));
+    }
+    match request.trunk_type {
+        Some(TrunkType::Reg) if request.registration.is_none() => {
+            return Err(ApiProblem::field(
+                "registration",
+                "required when trunk_type is `reg`",
+            ));
+        }
+        Some(TrunkType::Auth) if request.inbound_auth.is_none() => {
+            return Err(ApiProblem::field(
+                "inbound_auth",
+                "required when trunk_type is `auth`",
+            ));
+        }
+        _ => {}
+    }
+    let trunk = match request.trunk_type.unwrap_or(TrunkType::StaticIp) {
+        TrunkType::StaticIp => CarrierTrunkType::StaticIp,
+        TrunkType::Auth => CarrierTrunkType::Auth,
+        TrunkType::Reg => CarrierTrunkType::Reg,
+    };
+    let now = app.clock.now();
+    let mut world = app.world();
+    let account = &mut world.accounts[caller.account];
+    let carrier = Carrier {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: Some(account.id.clone()),
+        voip_carrier_sid: uuid::Uuid::new_v4().to_string(),
+        sip_gateway_sid: Some(uuid::Uuid::new_v4().to_string()),
+        carrier_name: Some(request.carrier_name.to_string()),
+        trunk_type: Some(trunk),
+        // Passwords are never echoed back.
+        sip_gateway: Some(SipGateway {
+            ipv4: Some(request.sip_gateway.ipv4.to_string()),
+            port: Some(port as i64),
+            inbound: request.sip_gateway.inbound,
+            outbound: request.sip_gateway.outbound,
+        }),
+        created_at: Some(now),
+    };
+    account.carriers.push(state::CarrierRecord {
+        carrier: carrier.clone(),
+        deleted: false,
+    });
+    ok(StatusCode::CREATED, &carrier)
+}
+
+async fn delete_carrier(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    caller.require(Scope::NumbersWrite)?;
+    let mut world = app.world();
+    let carrier = world.accounts[caller.account]
+        .carriers
+        .iter_mut()
+        .find(|c| c.carrier.id == id && !c.deleted)
+        .ok_or_else(|| ApiProblem::not_found("carrier"))?;
+    carrier.deleted = true;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- configuration and account --------------------------------------------
+
+fn models() -> Vec<Model> {
+    let model = |id: &str, name: &str, provider: &str, mode: ModelMode, temperature: bool| Model {
+        id: id.into(),
+        name: Some(name.into()),
+        provider: Some(provider.into()),
+        mode: Some(mode),
+        supports_temperature: Some(temperature),
+        description: None,
+    };
+    vec![
+        model(
+            "gpt-realtime-mini-2025-12-15",
+            "GPT Realtime Mini",
+            "openai",
+            ModelMode::Realtime,
+            true,
+        ),
+        model(
+            "gpt-realtime-2025-08-28",
+            "GPT Realtime",
+            "openai",
+            ModelMode::Realtime,
+            true,
+        ),
+        model(
+            "gpt-4.1-mini",
+            "GPT-4.1 mini",
+            "openai",
+            ModelMode::Legacy,
+            false,
+        ),
+    ]
+}
+
+fn builtin_voices() -> Vec<Voice> {
+    let realtime = [
+        "alloy", "echo", "shimmer", "ash", "ballad", "coral", "sage", "verse",
+    ];
+    let legacy = [
+        ("rachel", "female"),
+        ("domi", "female"),
+        ("bella", "female"),
+        ("antoni", "male"),
+        ("josh", "male"),
+        ("adam", "male"),
+    ];
+    let mut voices: Vec<Voice> = realtime
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Voice {
+            id: (*name).into(),
+            name: Some((*name).into()),
+            provider: Some("openai".into()),
+            mode: Some(VoiceMode::Realtime),
+            gender: Some(if i % 2 == 0 { "female" } else { "male" }.into()),
+            language: Some("en".into()),
+            accent: Some("american".into()),
+            description: None,
+            preview_url: None,
+        })
+        .collect();
+    voices.extend(legacy.iter().map(|(name, gender)| Voice {
+        id: (*name).into(),
+        name: Some((*name).into()),
+        provider: Some("elevenlabs".into()),
+        mode: Some(VoiceMode::Legacy),
+        gender: Some((*gender).into()),
+        language: Some("en".into()),
+        accent: None,
+        description: None,
+        preview_url: None,
+    }));
+    voices
+}
+
+async fn list_models(Extension(caller): Extension<Caller>) -> Answer {
+    caller.require(Scope::Any)?;
+    ok(StatusCode::OK, &ModelList { data: models() })
+}
+
+async fn list_builtin_voices(
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    caller.require(Scope::Any)?;
+    let query = Query::parse(raw);
+    let mode = match query.get("mode") {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<VoiceModeFilter>()
+                .map_err(|_| ApiProblem::field("mode", "one of realtime, legacy"))?,
+        ),
+    };
+    let matches = |value: &Option<String>, filter: Option<&str>| {
+        filter.is_none_or(|f| value.as_deref() == Some(f))
+    };
+    let data = builtin_voices()
+        .into_iter()
+        .filter(|v| {
+            mode.as_ref().is_none_or(|m| {
+                v.mode
+                    .as_ref()
+                    .is_some_and(|vm| vm.to_string() == m.to_string())
+            })
+        })
+        .filter(|v| matches(&v.provider, query.get("provider")))
+        .filter(|v| matches(&v.gender, query.get("gender")))
+        .filter(|v| matches(&v.language, query.get("language")))
+        .collect();
+    ok(StatusCode::OK, &VoiceList { data })
+}
+
+async fn list_voices(Extension(caller): Extension<Caller>) -> Answer {
+    caller.require(Scope::Any)?;
+    let mut data: Vec<AccountVoice> = builtin_voices()
+        .into_iter()
+        .map(|v| AccountVoice {
+            id: v.id,
+            name: v.name,
+            provider: v.provider,
+            mode: v.mode,
+            gender: v.gender,
+            language: v.language,
+            accent: v.accent,
+            description: v.description,
+            preview_url: v.preview_url,
+            type_: Some(VoiceType::Builtin),
+        })
+        .collect();
+    data.push(AccountVoice {
+        id: "voice_custom_front_desk".into(),
+        name: Some("Front desk".into()),
+        provider: Some("elevenlabs".into()),
+        mode: Some(VoiceMode::Legacy),
+        gender: Some("female".into()),
+        language: Some("en".into()),
+        accent: None,
+        description: Some("A cloned voice of the clinic's receptionist.".into()),
+        preview_url: None,
+        type_: Some(VoiceType::Cloned),
+    });
+    ok(StatusCode::OK, &AccountVoiceList { data })
+}
+
+async fn get_balance(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Answer {
+    caller.require(Scope::CallsRead)?;
+    let world = app.world();
+    let account = &world.accounts[caller.account];
+    let bonus_used =
+        (account.used_minutes - account.plan_minutes).clamp(0.0, account.bonus_minutes);
+    ok(
+        StatusCode::OK,
+        &Balance {
+            unit: Some("call_minutes".into()),
+            remaining_minutes: account.remaining_minutes(),
+            plan_minutes: Some(account.plan_minutes),
+            total_minutes: Some(account.total_minutes()),
+            used_minutes: Some(account.used_minutes),
+            reserved_minutes: Some(account.reserved_minutes),
+            welcome_bonus_used_minutes: Some(bonus_used),
+            welcome_bonus_remaining_minutes: Some(account.bonus_minutes - bonus_used),
+        },
+    )
+}
+
+async fn create_subscription(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
+    caller.require(Scope::CallsWrite)?;
+    let request: CreateWebhookSubscriptionRequest = parse(&body)?;
+    if url::Url::parse(&request.url)
+        .map(|u| !matches!(u.scheme(), "http" | "https"))
+        .unwrap_or(true)
+    {
+        return Err(ApiProblem::field("url", "must be an absolute http(s) URL"));
+    }
+    let mut world = app.world();
+    let account = &mut world.accounts[caller.account];
+    let subscription = WebhookSubscription {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: Some(account.id.clone()),
+        event: request.event.to_string(),
+        url: request.url,
+        filters: Some(request.filters),
+        deleted_at: None,
+        created_by_api_key_id: Some(caller.key_id.clone()),
+        created_at: Some(app.clock.now()),
+    };
+    account.subscriptions.push(subscription.clone());
+    ok(StatusCode::CREATED, &subscription)
+}

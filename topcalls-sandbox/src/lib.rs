@@ -1,0 +1,227 @@
+//! A stateful local TopCalls API server: the embedded default that examples,
+//! tests and newcomers run against without a TopCalls account.
+//!
+//! Unlike a mock that replays canned examples, the sandbox behaves like the
+//! service: calls move from `queued` through `in_progress` to a final state on
+//! a sandbox clock, with a transcript, summary and billing; campaigns dispatch
+//! their leads; idempotency keys replay; keys have scopes; errors are
+//! Problem+JSON. Faults can be injected to test clients.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = topcalls_sandbox::Sandbox::start().await?;
+//! println!("{} with key {}", sandbox.base_url(), sandbox.api_key());
+//! # Ok(()) }
+//! ```
+//!
+//! Destination numbers with a fixed outcome (all others are answered by a person):
+//!
+//! | number | outcome |
+//! | --- | --- |
+//! | `+15550000001` | busy (`failed` / `busy`) |
+//! | `+15550000002` | no answer (`failed` / `no-answer`) |
+//! | `+15550000003` | carrier failure (`failed` / `failed`) |
+//! | `+15550000004` | rejected (`failed` / `rejected`) |
+//! | `+15550000005` | voicemail (`completed`, `answered_by: voicemail`) |
+//! | `+15550000006` | dispatch timeout (`failed` / `dispatch_timeout`) |
+//! | `+999…` | refused as not dialable (400) |
+
+mod api;
+mod clock;
+mod problem;
+mod server;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use clock::ClockMode;
+use server::App;
+
+/// Faults injected into `/v1` requests, to test clients.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Faults {
+    /// Added to every request.
+    pub latency: Duration,
+    /// Share of requests answered 503 before taking effect (0–1).
+    pub share_503: f64,
+    /// Share of requests answered 429 before taking effect (0–1).
+    pub share_429: f64,
+    /// The wait those 429s ask for (`Retry-After`, and `retry-after-ms`).
+    pub retry_after: Duration,
+    /// Share of requests whose connection is dropped after they took effect,
+    /// so the client never sees the answer (0–1).
+    pub share_drop_after_effect: f64,
+}
+
+/// Builds a [`Sandbox`].
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    port: u16,
+    clock: ClockMode,
+    faults: Faults,
+    seed: u64,
+    rate_limit: Option<u32>,
+    balance_minutes: f64,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            clock: ClockMode::default(),
+            faults: Faults::default(),
+            seed: 42,
+            rate_limit: None,
+            balance_minutes: 500.0,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The port on 127.0.0.1 (0 picks a free one, the default).
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// How sandbox time passes; default 120× real time.
+    #[must_use]
+    pub fn clock(mut self, clock: ClockMode) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Faults to inject from the start.
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+    /// The seed of the fault dice, for repeatable runs.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Requests per minute per key before 429 (off by default).
+    #[must_use]
+    pub fn rate_limit(mut self, per_minute: u32) -> Self {
+        self.rate_limit = Some(per_minute);
+        self
+    }
+    /// Call minutes each account starts with (default 500).
+    #[must_use]
+    pub fn balance_minutes(mut self, minutes: f64) -> Self {
+        self.balance_minutes = minutes;
+        self
+    }
+
+    /// Binds 127.0.0.1 and starts serving.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let address = listener.local_addr()?;
+        let clock = clock::Clock::new(self.clock);
+        let mut world = state::World::default();
+        let keys = state::seed(&mut world, clock.now(), self.balance_minutes);
+        let app = Arc::new(App::new(
+            world,
+            clock,
+            self.faults,
+            self.seed,
+            self.rate_limit,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, api::router(app.clone()), stopped));
+        Ok(Sandbox {
+            base_url: format!("http://{address}"),
+            keys,
+            app,
+            stop,
+            task,
+        })
+    }
+}
+
+/// A running sandbox. It stops when dropped.
+pub struct Sandbox {
+    base_url: String,
+    keys: state::SeedKeys,
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox with the defaults on a free port.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Self::builder().start().await
+    }
+
+    /// A builder for port, clock, faults, rate limit and balance.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// A key with every scope, for the first account.
+    pub fn api_key(&self) -> &str {
+        &self.keys.full
+    }
+
+    /// A read-only key (`calls:read`, `campaigns:read`, `phone_numbers:read`) of the first account.
+    pub fn read_only_key(&self) -> &str {
+        &self.keys.read_only
+    }
+
+    /// A key with every scope, for the second account.
+    pub fn other_account_key(&self) -> &str {
+        &self.keys.other_account
+    }
+
+    /// Moves the sandbox clock forward (on any clock; the only way on a manual one).
+    pub fn advance(&self, by: Duration) {
+        self.app.clock.advance(by);
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        *server::lock(&self.app.faults) = faults;
+    }
+
+    /// How many calls exist, across all accounts.
+    pub fn calls_count(&self) -> usize {
+        self.app
+            .world()
+            .accounts
+            .iter()
+            .map(|a| a.calls.len())
+            .sum()
+    }
+
+    /// Stops serving and closes open connections.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.task.abort();
+    }
+}

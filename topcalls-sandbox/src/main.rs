@@ -1,0 +1,38 @@
+//! `cargo run -p topcalls-sandbox -- --port 8080`: a local TopCalls API.
+
+use clap::Parser;
+
+/// A stateful local TopCalls API server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Sandbox seconds per real second.
+    #[arg(long, default_value_t = 120.0)]
+    speed: f64,
+    /// Requests per minute per key before 429 (off when absent).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let mut builder = topcalls_sandbox::Sandbox::builder()
+        .port(args.port)
+        .clock(topcalls_sandbox::ClockMode::Auto { speed: args.speed });
+    if let Some(limit) = args.rate_limit {
+        builder = builder.rate_limit(limit);
+    }
+    let sandbox = builder.start().await?;
+    println!("TopCalls sandbox listening on {}", sandbox.base_url());
+    println!("TOPCALLS_BASE_URL={}", sandbox.base_url());
+    println!("TOPCALLS_API_KEY={}", sandbox.api_key());
+    println!("read-only key: {}", sandbox.read_only_key());
+    println!("second account key: {}", sandbox.other_account_key());
+    tokio::signal::ctrl_c().await?;
+    sandbox.shutdown().await;
+    Ok(())
+}

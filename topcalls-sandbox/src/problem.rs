@@ -1,0 +1,89 @@
+//! Problem+JSON (RFC 7807) answers.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use topcalls_types::{Problem, ProblemFieldError};
+
+/// An error answer: status, machine code, human detail and field errors.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiProblem {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) detail: String,
+    pub(crate) errors: Vec<ProblemFieldError>,
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl ApiProblem {
+    pub(crate) fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// A 400 naming the offending field.
+    pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        let (path, message) = (path.into(), message.into());
+        let mut problem = Self::new(
+            StatusCode::BAD_REQUEST,
+            "validation_error",
+            format!("{path}: {message}"),
+        );
+        problem.errors.push(ProblemFieldError {
+            path: Some(path),
+            message: Some(message),
+            code: Some("invalid".into()),
+        });
+        problem
+    }
+
+    pub(crate) fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub(crate) fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// The body, with `instance` set to the request id.
+    pub(crate) fn body(&self, request_id: &str) -> Problem {
+        Problem {
+            type_: Some(format!("https://api.topcalls.ai/errors/{}", self.code)),
+            title: Some(
+                self.status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .to_string(),
+            ),
+            status: Some(i64::from(self.status.as_u16())),
+            detail: Some(self.detail.clone()),
+            instance: Some(request_id.to_string()),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiProblem {
+    fn into_response(self) -> Response {
+        let request_id = crate::server::current_request_id();
+        let body = serde_json::to_vec(&self.body(&request_id)).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,583 @@
+//! Accounts and everything they own, in memory, and the rules that move it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration as Span, Utc};
+use serde_json::Map;
+use topcalls_types::{
+    AnsweredBy, Call, CallGatewayStatus, CallTelephonyStatus, Campaign, CampaignStats,
+    CampaignStatus, Carrier, PhoneNumber, TranscriptEntry, TranscriptSpeaker,
+};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    CallsRead,
+    CallsWrite,
+    CampaignsRead,
+    CampaignsWrite,
+    NumbersRead,
+    NumbersWrite,
+    /// Any valid key (models, voices).
+    Any,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ApiKey {
+    pub(crate) id: String,
+    pub(crate) account: usize,
+    pub(crate) scopes: Vec<Scope>,
+}
+
+/// Destination numbers with a fixed outcome, like test card numbers.
+pub(crate) fn outcome_for(number: &str) -> Outcome {
+    match number {
+        "+15550000001" => Outcome::Busy,
+        "+15550000002" => Outcome::NoAnswer,
+        "+15550000003" => Outcome::Failed,
+        "+15550000004" => Outcome::Rejected,
+        "+15550000005" => Outcome::Voicemail,
+        "+15550000006" => Outcome::DispatchTimeout,
+        _ => Outcome::Human,
+    }
+}
+
+/// Numbers the sandbox refuses as not dialable: country code +999 (unassigned).
+pub(crate) fn is_dialable(number: &str) -> bool {
+    !number.starts_with("+999")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Human,
+    Voicemail,
+    Busy,
+    NoAnswer,
+    Failed,
+    Rejected,
+    DispatchTimeout,
+}
+
+/// Sandbox seconds a call waits in the queue, and rings, before it connects.
+const QUEUED_SECONDS: i64 = 3;
+/// Sandbox seconds a connected call lasts (90 s = 1.5 minutes).
+const TALK_SECONDS: i64 = 90;
+/// Sandbox seconds a failed attempt takes.
+const FAIL_SECONDS: i64 = 20;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CallRecord {
+    pub(crate) seq: u64,
+    pub(crate) call: Call,
+    pub(crate) task: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) reserved: f64,
+    pub(crate) settled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CampaignRecord {
+    pub(crate) seq: u64,
+    pub(crate) campaign: Campaign,
+    /// Destination numbers of leads not yet called, with their lead ids.
+    pub(crate) pending_leads: Vec<(String, String)>,
+    pub(crate) total_leads: i64,
+    pub(crate) task: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NumberRecord {
+    pub(crate) seq: u64,
+    pub(crate) number: PhoneNumber,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CarrierRecord {
+    pub(crate) carrier: Carrier,
+    pub(crate) deleted: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Account {
+    pub(crate) id: String,
+    pub(crate) calls: Vec<CallRecord>,
+    pub(crate) campaigns: Vec<CampaignRecord>,
+    pub(crate) numbers: Vec<NumberRecord>,
+    pub(crate) carriers: Vec<CarrierRecord>,
+    pub(crate) subscriptions: Vec<topcalls_types::WebhookSubscription>,
+    pub(crate) plan_minutes: f64,
+    pub(crate) bonus_minutes: f64,
+    pub(crate) used_minutes: f64,
+    pub(crate) reserved_minutes: f64,
+}
+
+impl Account {
+    pub(crate) fn total_minutes(&self) -> f64 {
+        self.plan_minutes + self.bonus_minutes
+    }
+    pub(crate) fn remaining_minutes(&self) -> f64 {
+        (self.total_minutes() - self.used_minutes).max(0.0)
+    }
+    /// Minutes available for a new call.
+    pub(crate) fn available_minutes(&self) -> f64 {
+        (self.remaining_minutes() - self.reserved_minutes).max(0.0)
+    }
+}
+
+/// The whole sandbox world.
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) keys: HashMap<String, ApiKey>,
+    pub(crate) next_seq: u64,
+}
+
+impl World {
+    pub(crate) fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Moves every call and campaign forward to `now`.
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
+        for index in 0..self.accounts.len() {
+            self.dispatch_campaigns(index, now);
+            let account = &mut self.accounts[index];
+            let mut settle = Vec::new();
+            for record in &mut account.calls {
+                if advance_call(record, now) && !record.settled {
+                    record.settled = true;
+                    let billed = record.call.duration.unwrap_or(0.0);
+                    settle.push((record.reserved, billed));
+                }
+            }
+            for (reserved, billed) in settle {
+                account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
+                account.used_minutes += billed;
+            }
+            refresh_campaign_stats(account, now);
+        }
+    }
+
+    /// Queues campaign leads as calls, within the campaign's rate and concurrency.
+    fn dispatch_campaigns(&mut self, index: usize, now: DateTime<Utc>) {
+        let mut new_calls = Vec::new();
+        {
+            let account = &mut self.accounts[index];
+            for campaign in &mut account.campaigns {
+                if campaign.campaign.status != CampaignStatus::Running
+                    || campaign.pending_leads.is_empty()
+                {
+                    continue;
+                }
+                let id = campaign.campaign.id.clone();
+                let active = account
+                    .calls
+                    .iter()
+                    .filter(|c| {
+                        c.call.campaign_id.as_deref() == Some(&id) && !is_final(&c.call.status)
+                    })
+                    .count() as i64;
+                let last_minute = account
+                    .calls
+                    .iter()
+                    .filter(|c| {
+                        c.call.campaign_id.as_deref() == Some(&id)
+                            && now - c.call.created_at < Span::minutes(1)
+                    })
+                    .count() as i64;
+                let per_minute = campaign.campaign.max_calls_per_minute.unwrap_or(10).max(1);
+                let concurrent = campaign.campaign.max_concurrent_calls.unwrap_or(2).max(1);
+                let room = (per_minute - last_minute).min(concurrent - active).max(0) as usize;
+                for _ in 0..room.min(campaign.pending_leads.len()) {
+                    let (number, lead) = campaign.pending_leads.remove(0);
+                    new_calls.push((number, lead, id.clone(), campaign.task.clone()));
+                }
+            }
+        }
+        for (number, lead, campaign_id, task) in new_calls {
+            let seq = self.seq();
+            let account = &mut self.accounts[index];
+            let mut record = new_call(seq, &account.id, &number, None, &task, 0.0, now);
+            record.call.campaign_id = Some(campaign_id);
+            record.call.lead_id = Some(lead);
+            account.calls.push(record);
+        }
+    }
+}
+
+pub(crate) fn is_final(status: &CallGatewayStatus) -> bool {
+    matches!(
+        status,
+        CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled
+    )
+}
+
+/// A new queued call.
+pub(crate) fn new_call(
+    seq: u64,
+    account_id: &str,
+    to: &str,
+    from: Option<String>,
+    task: &str,
+    reserved: f64,
+    now: DateTime<Utc>,
+) -> CallRecord {
+    let id = uuid::Uuid::new_v4().to_string();
+    CallRecord {
+        seq,
+        task: task.to_string(),
+        outcome: outcome_for(to),
+        reserved,
+        settled: false,
+        call: Call {
+            id: id.clone(),
+            account_id: Some(account_id.to_string()),
+            phone_number: Some(to.to_string()),
+            from_phone_number: Some(from.unwrap_or_else(|| "+15557654321".to_string())),
+            status: CallGatewayStatus::Queued,
+            call_status: None,
+            external_call_id: Some(format!("sbx_{}", &id[..8])),
+            duration: None,
+            actual_duration_billed: None,
+            transcript: Some(Vec::new()),
+            recording_url: None,
+            call_summary: None,
+            error_message: None,
+            answered_by: None,
+            campaign_id: None,
+            lead_id: None,
+            completed: Some(false),
+            disposition: None,
+            created_at: now,
+            started_at: None,
+            end_at: None,
+            metadata: Some(Map::new()),
+        },
+    }
+}
+
+/// Moves one call along its timeline; `true` once it is final.
+fn advance_call(record: &mut CallRecord, now: DateTime<Utc>) -> bool {
+    let call = &mut record.call;
+    if is_final(&call.status) {
+        return true;
+    }
+    let created = call.created_at;
+    let connect_at = created + Span::seconds(QUEUED_SECONDS);
+    let talks = matches!(record.outcome, Outcome::Human | Outcome::Voicemail);
+    if now < connect_at {
+        return false;
+    }
+    if !talks {
+        if now < connect_at + Span::seconds(FAIL_SECONDS) {
+            return false;
+        }
+        let (telephony, message) = match record.outcome {
+            Outcome::Busy => (CallTelephonyStatus::Busy, "The line was busy."),
+            Outcome::NoAnswer => (CallTelephonyStatus::NoAnswer, "Nobody answered."),
+            Outcome::Rejected => (
+                CallTelephonyStatus::Rejected,
+                "The callee rejected the call.",
+            ),
+            Outcome::DispatchTimeout => (
+                CallTelephonyStatus::DispatchTimeout,
+                "No agent could be dispatched in time.",
+            ),
+            _ => (
+                CallTelephonyStatus::Failed,
+                "The carrier reported a failure.",
+            ),
+        };
+        call.status = CallGatewayStatus::Failed;
+        call.call_status = Some(telephony);
+        call.error_message = Some(message.to_string());
+        call.end_at = Some(connect_at + Span::seconds(FAIL_SECONDS));
+        call.duration = Some(0.0);
+        call.actual_duration_billed = Some(0.0);
+        call.completed = Some(true);
+        return true;
+    }
+    let end_at = connect_at + Span::seconds(TALK_SECONDS);
+    call.started_at = Some(connect_at);
+    if now < end_at {
+        call.status = CallGatewayStatus::InProgress;
+        call.call_status = Some(CallTelephonyStatus::InProgress);
+        return false;
+    }
+    let voicemail = record.outcome == Outcome::Voicemail;
+    let minutes = if voicemail {
+        0.5
+    } else {
+        TALK_SECONDS as f64 / 60.0
+    };
+    call.status = CallGatewayStatus::Completed;
+    call.call_status = Some(CallTelephonyStatus::Completed);
+    call.answered_by = Some(if voicemail {
+        AnsweredBy::Voicemail
+    } else {
+        AnsweredBy::Human
+    });
+    call.end_at = Some(connect_at + Span::seconds((minutes * 60.0) as i64));
+    call.duration = Some(minutes);
+    call.actual_duration_billed = Some(minutes.ceil());
+    call.recording_url = Some(format!(
+        "https://recordings.sandbox.topcalls.local/{}.mp3",
+        call.id
+    ));
+    call.transcript = Some(transcript(&record.task, voicemail, connect_at));
+    call.call_summary = Some(if voicemail {
+        format!(
+            "Reached voicemail and left a message about: {}",
+            record.task
+        )
+    } else {
+        format!(
+            "The agent completed the task with the person who answered: {}",
+            record.task
+        )
+    });
+    call.disposition = Some(if voicemail { "voicemail" } else { "confirmed" }.to_string());
+    call.completed = Some(true);
+    true
+}
+
+fn transcript(task: &str, voicemail: bool, start: DateTime<Utc>) -> Vec<TranscriptEntry> {
+    let lines: Vec<(TranscriptSpeaker, String)> = if voicemail {
+        vec![
+            (
+                TranscriptSpeaker::User,
+                "You have reached the voicemail box. Please leave a message.".into(),
+            ),
+            (
+                TranscriptSpeaker::Assistant,
+                format!(
+                    "Hello, this is an automated assistant calling about: {task} Please call us back."
+                ),
+            ),
+        ]
+    } else {
+        vec![
+            (
+                TranscriptSpeaker::Assistant,
+                "Hi, this is the TopCalls assistant. Do you have a minute?".into(),
+            ),
+            (TranscriptSpeaker::User, "Yes, go ahead.".into()),
+            (
+                TranscriptSpeaker::Assistant,
+                format!("I'm calling about this: {task}"),
+            ),
+            (
+                TranscriptSpeaker::User,
+                "Sure, that works for me. Thank you.".into(),
+            ),
+            (
+                TranscriptSpeaker::Assistant,
+                "Great, that's all settled. Have a nice day!".into(),
+            ),
+        ]
+    };
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (user, text))| TranscriptEntry {
+            id: Some(i as i64 + 1),
+            user: Some(user),
+            text: Some(text),
+            created_at: Some(start + Span::seconds(2 + 12 * i as i64)),
+        })
+        .collect()
+}
+
+fn refresh_campaign_stats(account: &mut Account, now: DateTime<Utc>) {
+    for campaign in &mut account.campaigns {
+        let id = campaign.campaign.id.clone();
+        let calls: Vec<&Call> = account
+            .calls
+            .iter()
+            .map(|c| &c.call)
+            .filter(|c| c.campaign_id.as_deref() == Some(&id))
+            .collect();
+        let made = calls.len() as i64;
+        let completed = calls
+            .iter()
+            .filter(|c| c.status == CallGatewayStatus::Completed)
+            .count() as i64;
+        let failed = calls
+            .iter()
+            .filter(|c| c.status == CallGatewayStatus::Failed)
+            .count() as i64;
+        let connected = calls
+            .iter()
+            .filter(|c| c.answered_by == Some(AnsweredBy::Human))
+            .count() as i64;
+        let conversions = calls
+            .iter()
+            .filter(|c| {
+                c.disposition
+                    .as_ref()
+                    .is_some_and(|d| campaign.campaign.conversion_outcomes.contains(d))
+            })
+            .count() as i64;
+        let minutes: f64 = calls.iter().filter_map(|c| c.duration).sum();
+        let ratio = |n: i64, d: i64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        campaign.campaign.stats = Some(CampaignStats {
+            total_leads: Some(campaign.total_leads),
+            pending_leads: Some(campaign.pending_leads.len() as i64),
+            calls_made: Some(made),
+            calls_completed: Some(completed),
+            calls_failed: Some(failed),
+            connected: Some(connected),
+            conversions: Some(conversions),
+            connection_rate: Some(ratio(connected, made)),
+            conversion_rate: Some(ratio(conversions, made)),
+            minutes_used: Some(minutes),
+        });
+        let active = calls.iter().any(|c| !is_final(&c.status));
+        if campaign.campaign.status == CampaignStatus::Running
+            && campaign.pending_leads.is_empty()
+            && !active
+        {
+            campaign.campaign.status = CampaignStatus::Completed;
+            campaign.campaign.completed_at = Some(now);
+            campaign.campaign.updated_at = Some(now);
+        }
+    }
+}
+
+/// Two accounts with keys, campaigns, a number, a carrier and a balance.
+pub(crate) fn seed(world: &mut World, now: DateTime<Utc>, balance_minutes: f64) -> SeedKeys {
+    use Scope::*;
+    let full = vec![
+        CallsRead,
+        CallsWrite,
+        CampaignsRead,
+        CampaignsWrite,
+        NumbersRead,
+        NumbersWrite,
+    ];
+    let read = vec![CallsRead, CampaignsRead, NumbersRead];
+    let suffix = || uuid::Uuid::new_v4().simple().to_string();
+    let keys = SeedKeys {
+        full: format!("tc_test_{}", suffix()),
+        read_only: format!("tc_test_{}", suffix()),
+        other_account: format!("tc_test_{}", suffix()),
+    };
+    for (index, name) in ["Bright Dental", "Acme Logistics"].into_iter().enumerate() {
+        let account_id = uuid::Uuid::new_v4().to_string();
+        let mut account = Account {
+            id: account_id.clone(),
+            plan_minutes: (balance_minutes - 30.0).max(0.0),
+            bonus_minutes: balance_minutes.min(30.0),
+            ..Account::default()
+        };
+        let campaigns = [
+            ("Appointment reminders", CampaignStatus::Draft, 6),
+            ("Renewal follow-ups", CampaignStatus::Paused, 4),
+            ("Spring survey", CampaignStatus::Completed, 0),
+        ];
+        for (i, (title, status, leads)) in campaigns.into_iter().enumerate() {
+            let seq = world.seq();
+            let created = now - Span::days(10 - i as i64);
+            let completed_at =
+                (status == CampaignStatus::Completed).then_some(created + Span::days(1));
+            account.campaigns.push(CampaignRecord {
+                seq,
+                task: format!("{name}: {title}. Confirm the details and thank them."),
+                total_leads: leads,
+                pending_leads: (0..leads)
+                    .map(|l| {
+                        (
+                            format!("+1555010{:04}", l + 100 * i as i64),
+                            uuid::Uuid::new_v4().to_string(),
+                        )
+                    })
+                    .collect(),
+                campaign: Campaign {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: Some(format!("{name} – {title}")),
+                    status,
+                    created_at: Some(created),
+                    updated_at: Some(created),
+                    started_at: None,
+                    completed_at,
+                    conversion_outcomes: vec!["confirmed".into()],
+                    max_calls_per_minute: Some(6),
+                    max_concurrent_calls: Some(2),
+                    stats: None,
+                },
+            });
+        }
+        let seq = world.seq();
+        let carrier_sid = uuid::Uuid::new_v4().to_string();
+        account.numbers.push(NumberRecord {
+            seq,
+            number: PhoneNumber {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: Some(account_id.clone()),
+                number: format!("+1555765432{index}"),
+                source: Some(topcalls_types::PhoneNumberSource::Topcalls),
+                status: Some(topcalls_types::PhoneNumberStatus::Active),
+                phone_number_sid: Some(format!("PN{}", suffix())),
+                voip_carrier_sid: None,
+                carrier_name: None,
+                label: Some("Main line".into()),
+                error_message: None,
+                created_by_user_id: None,
+                created_at: Some(now - Span::days(30)),
+                updated_at: Some(now - Span::days(30)),
+            },
+        });
+        account.carriers.push(CarrierRecord {
+            deleted: false,
+            carrier: Carrier {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: Some(account_id.clone()),
+                voip_carrier_sid: carrier_sid,
+                sip_gateway_sid: Some(uuid::Uuid::new_v4().to_string()),
+                carrier_name: Some("Sandbox SIP".into()),
+                trunk_type: Some(topcalls_types::CarrierTrunkType::StaticIp),
+                sip_gateway: Some(topcalls_types::SipGateway {
+                    ipv4: Some("203.0.113.10".into()),
+                    port: Some(5060),
+                    inbound: Some(true),
+                    outbound: Some(true),
+                }),
+                created_at: Some(now - Span::days(30)),
+            },
+        });
+        world.accounts.push(account);
+        let (full_key, limited) = if index == 0 {
+            (&keys.full, Some(&keys.read_only))
+        } else {
+            (&keys.other_account, None)
+        };
+        world.keys.insert(
+            full_key.clone(),
+            ApiKey {
+                id: uuid::Uuid::new_v4().to_string(),
+                account: index,
+                scopes: full.clone(),
+            },
+        );
+        if let Some(key) = limited {
+            world.keys.insert(
+                key.clone(),
+                ApiKey {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    account: index,
+                    scopes: read.clone(),
+                },
+            );
+        }
+    }
+    keys
+}
+
+/// The keys seeded for the handle.
+#[derive(Debug, Clone)]
+pub(crate) struct SeedKeys {
+    pub(crate) full: String,
+    pub(crate) read_only: String,
+    pub(crate) other_account: String,
+}
