@@ -91,15 +91,30 @@ fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiProblem> {
     if bytes.is_empty() {
         return Err(ApiProblem::field("body", "a JSON body is required"));
     }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiProblem::field("body", "must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
+        let message = e.inner().to_string();
+        // A missing field is reported at its parent: name the field itself.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            path = if path == "." {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            };
+        }
         let path = if path == "." {
             "body".to_string()
         } else {
             path
         };
-        ApiProblem::field(path, e.inner().to_string())
+        ApiProblem::field(path, message)
     })
 }
 

@@ -134,6 +134,19 @@ impl SandboxBuilder {
             self.rate_limit,
         ));
         let (stop, stopped) = watch::channel(false);
+        if matches!(self.clock, ClockMode::Auto { .. }) {
+            // Campaigns dispatch and calls finish even when nobody polls.
+            let (app, mut stopped) = (app.clone(), stopped.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(50));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => drop(app.world()),
+                        _ = stopped.changed() => return,
+                    }
+                }
+            });
+        }
         let task = tokio::spawn(server::serve(listener, api::router(app.clone()), stopped));
         Ok(Sandbox {
             base_url: format!("http://{address}"),
@@ -194,8 +207,18 @@ impl Sandbox {
     }
 
     /// Moves the sandbox clock forward (on any clock; the only way on a manual one).
+    ///
+    /// Time moves in steps of at most 5 s, with calls and campaigns brought
+    /// up to date at each step, as if someone had been watching.
     pub fn advance(&self, by: Duration) {
-        self.app.clock.advance(by);
+        let step = Duration::from_secs(5);
+        let mut left = by;
+        while !left.is_zero() {
+            let now = left.min(step);
+            self.app.clock.advance(now);
+            drop(self.app.world());
+            left -= now;
+        }
     }
 
     /// Replaces the injected faults.
