@@ -57,6 +57,17 @@ pub struct Faults {
     pub share_drop_after_effect: f64,
 }
 
+/// How many faults the sandbox has injected so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InjectedFaults {
+    /// Requests answered 503.
+    pub unavailable: u64,
+    /// Requests answered 429.
+    pub throttled: u64,
+    /// Connections dropped after the request took effect.
+    pub dropped: u64,
+}
+
 /// Builds a [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
@@ -224,6 +235,11 @@ impl Sandbox {
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
         *server::lock(&self.app.faults) = faults;
+    }
+
+    /// The faults injected so far.
+    pub fn injected_faults(&self) -> InjectedFaults {
+        *server::lock(&self.app.injected)
     }
 
     /// How many calls exist, across all accounts.

@@ -41,6 +41,7 @@ pub(crate) struct App {
     idempotency: Mutex<HashMap<(usize, String), Stored>>,
     rate_limit: Option<u32>,
     rate: Mutex<HashMap<String, (Instant, u32)>>,
+    pub(crate) injected: Mutex<crate::InjectedFaults>,
 }
 
 impl App {
@@ -59,6 +60,7 @@ impl App {
             idempotency: Mutex::new(HashMap::new()),
             rate_limit,
             rate: Mutex::new(HashMap::new()),
+            injected: Mutex::new(crate::InjectedFaults::default()),
         }
     }
 
@@ -222,6 +224,7 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
     }
     let roll = app.random();
     if roll < faults.share_503 {
+        lock(&app.injected).unavailable += 1;
         return ApiProblem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -230,6 +233,7 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
         .into_response();
     }
     if roll < faults.share_503 + faults.share_429 {
+        lock(&app.injected).throttled += 1;
         let mut problem = ApiProblem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -248,6 +252,7 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
         && let Some(hangup) = hangup
     {
         // The effect is committed; the answer never leaves.
+        lock(&app.injected).dropped += 1;
         hangup.0.notify_one();
         std::future::pending::<()>().await;
     }
