@@ -264,3 +264,8 @@ impl Drop for Sandbox {
         self.task.abort();
     }
 }
+
+/// The README's code, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
