@@ -34,6 +34,7 @@ mod retry;
 mod transport;
 mod validate;
 mod wait;
+pub mod webhooks;
 
 /// The generated client: one builder per operation of openapi.yaml, reachable
 /// through [`Client::raw`].
