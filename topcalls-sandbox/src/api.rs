@@ -284,6 +284,23 @@ async fn create_call(
         now,
     );
     record.call.metadata = Some(request.request_data.clone());
+    if let Some(url) = &request.webhook_url {
+        if url::Url::parse(url)
+            .map(|u| !matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(true)
+        {
+            return Err(ApiProblem::field(
+                "webhook_url",
+                "must be an absolute http(s) URL",
+            ));
+        }
+        let events = request
+            .webhook_events
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        record.webhook = Some((url.clone(), events));
+    }
     let response = CreateCallResponse {
         call_id: record.call.id.clone(),
         provider_call_id: record.call.external_call_id.clone(),

@@ -31,6 +31,7 @@ mod clock;
 mod problem;
 mod server;
 mod state;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,7 @@ use tokio::sync::watch;
 
 pub use clock::ClockMode;
 use server::App;
+pub use webhooks::DeliveryInfo;
 
 /// Faults injected into `/v1` requests, to test clients.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -158,6 +160,12 @@ impl SandboxBuilder {
                 }
             });
         }
+        let secret = topcalls_api::webhooks::WebhookSecret::generate();
+        tokio::spawn(webhooks::deliver(
+            app.clone(),
+            secret.clone(),
+            stopped.clone(),
+        ));
         let task = tokio::spawn(server::serve(listener, api::router(app.clone()), stopped));
         Ok(Sandbox {
             base_url: format!("http://{address}"),
@@ -165,6 +173,7 @@ impl SandboxBuilder {
             app,
             stop,
             task,
+            webhook_secret: secret.as_str(),
         })
     }
 }
@@ -176,6 +185,7 @@ pub struct Sandbox {
     app: Arc<App>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    webhook_secret: String,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -235,6 +245,21 @@ impl Sandbox {
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
         *server::lock(&self.app.faults) = faults;
+    }
+
+    /// The secret webhook deliveries are signed with (`whsec_…`).
+    pub fn webhook_secret(&self) -> &str {
+        &self.webhook_secret
+    }
+
+    /// Every webhook delivery so far, in the order queued, with its attempts.
+    pub fn deliveries(&self) -> Vec<DeliveryInfo> {
+        self.app
+            .world()
+            .deliveries
+            .iter()
+            .map(DeliveryInfo::from)
+            .collect()
     }
 
     /// The faults injected so far.

@@ -32,6 +32,7 @@ async fn main() -> std::io::Result<()> {
     println!("TOPCALLS_API_KEY={}", sandbox.api_key());
     println!("read-only key: {}", sandbox.read_only_key());
     println!("second account key: {}", sandbox.other_account_key());
+    println!("webhook signing secret: {}", sandbox.webhook_secret());
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(())

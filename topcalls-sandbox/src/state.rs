@@ -73,6 +73,10 @@ pub(crate) struct CallRecord {
     pub(crate) outcome: Outcome,
     pub(crate) reserved: f64,
     pub(crate) settled: bool,
+    /// Per-call webhook: URL and the events it wants (empty: every call event).
+    pub(crate) webhook: Option<(String, Vec<String>)>,
+    /// Lifecycle events already emitted: 0 none, 1 queued, 2 started, 3 final.
+    pub(crate) emitted: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +134,8 @@ pub(crate) struct World {
     pub(crate) accounts: Vec<Account>,
     pub(crate) keys: HashMap<String, ApiKey>,
     pub(crate) next_seq: u64,
+    /// Webhook deliveries, in the order they were queued.
+    pub(crate) deliveries: Vec<crate::webhooks::Outgoing>,
 }
 
 impl World {
@@ -144,13 +150,32 @@ impl World {
             self.dispatch_campaigns(index, now);
             let account = &mut self.accounts[index];
             let mut settle = Vec::new();
+            let mut events = Vec::new();
             for record in &mut account.calls {
-                if advance_call(record, now) && !record.settled {
+                let finished = advance_call(record, now);
+                if finished && !record.settled {
                     record.settled = true;
                     let billed = record.call.duration.unwrap_or(0.0);
                     settle.push((record.reserved, billed));
                 }
+                events.extend(crate::webhooks::lifecycle_events(record));
             }
+            let conversions: HashMap<String, Vec<String>> = account
+                .campaigns
+                .iter()
+                .map(|c| {
+                    (
+                        c.campaign.id.clone(),
+                        c.campaign.conversion_outcomes.clone(),
+                    )
+                })
+                .collect();
+            for event in events {
+                let outgoing =
+                    crate::webhooks::route(event, &account.subscriptions, &conversions, now);
+                self.deliveries.extend(outgoing);
+            }
+            let account = &mut self.accounts[index];
             for (reserved, billed) in settle {
                 account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
                 account.used_minutes += billed;
@@ -230,6 +255,8 @@ pub(crate) fn new_call(
         outcome: outcome_for(to),
         reserved,
         settled: false,
+        webhook: None,
+        emitted: 0,
         call: Call {
             id: id.clone(),
             account_id: Some(account_id.to_string()),

@@ -1,0 +1,360 @@
+//! Webhook events: which a call emits, who receives them (per-call URL and
+//! account subscriptions with filters), and signed delivery with retries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Span, Utc};
+use serde_json::{Map, Value};
+use topcalls_api::webhooks::{WebhookSecret, sign_headers};
+use topcalls_types::{
+    CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent, CallStartedEvent,
+    WebhookSubscription,
+};
+
+use crate::server::{App, lock};
+use crate::state::CallRecord;
+
+/// Waits after a failed attempt (1 min, 5 min, 15 min, 1 h), then the delivery is failed.
+const RETRY_SCHEDULE: [i64; 4] = [60, 5 * 60, 15 * 60, 60 * 60];
+/// A completed call's event goes out once its recording is ready.
+const COMPLETED_DELAY_SECONDS: i64 = 15;
+
+/// An event a call emitted, with its per-call webhook (if any).
+pub(crate) struct Emitted {
+    name: String,
+    payload: Map<String, Value>,
+    call_webhook: Option<(String, Vec<String>)>,
+    disposition: Option<String>,
+    campaign_id: Option<String>,
+}
+
+/// One delivery to one URL, and what happened to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) id: String,
+    pub(crate) url: String,
+    pub(crate) event: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) next_at: DateTime<Utc>,
+    pub(crate) attempts: Vec<Option<u16>>,
+    pub(crate) delivered: bool,
+    pub(crate) failed: bool,
+    in_flight: bool,
+}
+
+/// A delivery as the handle reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryInfo {
+    /// `webhook-id`, the same on every attempt.
+    pub id: String,
+    /// Where it goes.
+    pub url: String,
+    /// The event name.
+    pub event: String,
+    /// Each attempt's HTTP status (`None`: no answer).
+    pub attempts: Vec<Option<u16>>,
+    /// A 2xx arrived.
+    pub delivered: bool,
+    /// Every retry failed.
+    pub failed: bool,
+}
+
+impl From<&Outgoing> for DeliveryInfo {
+    fn from(o: &Outgoing) -> Self {
+        Self {
+            id: o.id.clone(),
+            url: o.url.clone(),
+            event: o.event.clone(),
+            attempts: o.attempts.clone(),
+            delivered: o.delivered,
+            failed: o.failed,
+        }
+    }
+}
+
+fn payload<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The lifecycle events `record` has reached but not yet emitted.
+pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
+    let call = &record.call;
+    let phase = match call.status {
+        CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled => {
+            3
+        }
+        CallGatewayStatus::InProgress => 2,
+        _ => 1,
+    };
+    let mut out = Vec::new();
+    while record.emitted < phase {
+        record.emitted += 1;
+        let call = &record.call;
+        let (name, body) = match record.emitted {
+            1 => (
+                "call.queued",
+                payload(&CallQueuedEvent {
+                    event: "call.queued".into(),
+                    call_id: call.id.clone(),
+                    phone_number: call.phone_number.clone(),
+                    from_phone_number: call.from_phone_number.clone(),
+                    status: Some(CallGatewayStatus::Queued),
+                    campaign_id: call.campaign_id.clone(),
+                    lead_id: call.lead_id.clone(),
+                    created_at: Some(call.created_at),
+                    metadata: call.metadata.clone(),
+                }),
+            ),
+            2 => {
+                if call.started_at.is_none() {
+                    continue;
+                }
+                (
+                    "call.started",
+                    payload(&CallStartedEvent {
+                        event: "call.started".into(),
+                        call_id: call.id.clone(),
+                        phone_number: call.phone_number.clone(),
+                        from_phone_number: call.from_phone_number.clone(),
+                        status: Some(CallGatewayStatus::InProgress),
+                        call_status: call.call_status.clone(),
+                        campaign_id: call.campaign_id.clone(),
+                        lead_id: call.lead_id.clone(),
+                        created_at: Some(call.created_at),
+                        started_at: call.started_at,
+                        metadata: call.metadata.clone(),
+                    }),
+                )
+            }
+            _ if call.status == CallGatewayStatus::Completed => (
+                "call.completed",
+                payload(&CallCompletedEvent {
+                    event: "call.completed".into(),
+                    call_id: call.id.clone(),
+                    account_id: call.account_id.clone(),
+                    phone_number: call.phone_number.clone(),
+                    from_phone_number: call.from_phone_number.clone(),
+                    status: Some(call.status.clone()),
+                    call_status: call.call_status.clone(),
+                    duration: call.duration,
+                    transcript: call.transcript.clone(),
+                    recording_url: call.recording_url.clone(),
+                    call_summary: call.call_summary.clone(),
+                    answered_by: call.answered_by.clone(),
+                    campaign_id: call.campaign_id.clone(),
+                    lead_id: call.lead_id.clone(),
+                    disposition: call.disposition.clone(),
+                    is_conversion: None,
+                    error_message: None,
+                    created_at: Some(call.created_at),
+                    started_at: call.started_at,
+                    end_at: call.end_at,
+                    metadata: call.metadata.clone(),
+                }),
+            ),
+            _ => (
+                "call.failed",
+                payload(&CallFailedEvent {
+                    event: "call.failed".into(),
+                    call_id: call.id.clone(),
+                    phone_number: call.phone_number.clone(),
+                    from_phone_number: call.from_phone_number.clone(),
+                    status: Some(call.status.clone()),
+                    call_status: call.call_status.clone(),
+                    duration: call.duration,
+                    error_message: call.error_message.clone(),
+                    campaign_id: call.campaign_id.clone(),
+                    lead_id: call.lead_id.clone(),
+                    created_at: Some(call.created_at),
+                    started_at: call.started_at,
+                    end_at: call.end_at,
+                    metadata: call.metadata.clone(),
+                }),
+            ),
+        };
+        out.push(Emitted {
+            name: name.to_string(),
+            payload: body,
+            call_webhook: record.webhook.clone(),
+            disposition: call.disposition.clone(),
+            campaign_id: call.campaign_id.clone(),
+        });
+    }
+    out
+}
+
+/// Deliveries for one event: the call's own webhook, then every matching subscription.
+pub(crate) fn route(
+    event: Emitted,
+    subscriptions: &[WebhookSubscription],
+    conversions: &HashMap<String, Vec<String>>,
+    now: DateTime<Utc>,
+) -> Vec<Outgoing> {
+    let Emitted {
+        name,
+        mut payload,
+        call_webhook,
+        disposition,
+        campaign_id,
+    } = event;
+    if name == "call.completed" {
+        let converted = match (
+            &disposition,
+            campaign_id.as_ref().and_then(|c| conversions.get(c)),
+        ) {
+            (Some(d), Some(outcomes)) => outcomes.contains(d),
+            _ => false,
+        };
+        payload.insert("is_conversion".into(), Value::Bool(converted));
+    }
+    let at = if name == "call.completed" {
+        now + Span::seconds(COMPLETED_DELAY_SECONDS)
+    } else {
+        now
+    };
+    let outgoing = |url: &str, event: &str, payload: &Map<String, Value>| {
+        let mut body = payload.clone();
+        body.insert("event".into(), Value::String(event.to_string()));
+        Outgoing {
+            id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            url: url.to_string(),
+            event: event.to_string(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            next_at: at,
+            attempts: Vec::new(),
+            delivered: false,
+            failed: false,
+            in_flight: false,
+        }
+    };
+    let mut out = Vec::new();
+    if let Some((url, wanted)) = call_webhook
+        && (wanted.is_empty() || wanted.contains(&name))
+    {
+        out.push(outgoing(&url, &name, &payload));
+    }
+    let with_disposition = disposition.as_ref().map(|d| format!("{name}.{d}"));
+    for sub in subscriptions.iter().filter(|s| s.deleted_at.is_none()) {
+        let event = if sub.event == name {
+            name.clone()
+        } else if Some(&sub.event) == with_disposition.as_ref() && name == "call.completed" {
+            sub.event.clone()
+        } else {
+            continue;
+        };
+        if sub
+            .filters
+            .as_ref()
+            .is_none_or(|filters| matches_filters(filters, &payload))
+        {
+            out.push(outgoing(&sub.url, &event, &payload));
+        }
+    }
+    out
+}
+
+/// Every filter must hold: an array is any-of, a string with `%` or `_` is
+/// a SQL LIKE pattern, anything else is an exact match.
+pub(crate) fn matches_filters(filters: &Map<String, Value>, payload: &Map<String, Value>) -> bool {
+    filters.iter().all(|(key, wanted)| {
+        let actual = payload.get(key).unwrap_or(&Value::Null);
+        match wanted {
+            Value::Array(options) => options.contains(actual),
+            Value::String(pattern) if pattern.contains('%') || pattern.contains('_') => actual
+                .as_str()
+                .is_some_and(|a| like(pattern.as_bytes(), a.as_bytes())),
+            exact => exact == actual,
+        }
+    })
+}
+
+/// SQL LIKE: `%` any run, `_` one character.
+fn like(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'%', rest)) => (0..=text.len()).any(|i| like(rest, &text[i..])),
+        Some((b'_', rest)) => !text.is_empty() && like(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && like(rest, &text[1..]),
+    }
+}
+
+/// Sends due deliveries, in order, until `stop`; records each attempt.
+pub(crate) async fn deliver(
+    app: Arc<App>,
+    secret: WebhookSecret,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    {
+        Ok(http) => http,
+        Err(_) => return,
+    };
+    let mut every = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = app.clock.now();
+        let due: Vec<(usize, String, String, Vec<u8>)> = {
+            let mut world = app.world();
+            world
+                .deliveries
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, d)| !d.delivered && !d.failed && !d.in_flight && d.next_at <= now)
+                .map(|(i, d)| {
+                    d.in_flight = true;
+                    (i, d.id.clone(), d.url.clone(), d.body.clone())
+                })
+                .collect()
+        };
+        for (index, id, url, body) in due {
+            let timestamp = app.clock.now().timestamp();
+            let headers = sign_headers(&secret, &id, timestamp, &body);
+            let status = http
+                .post(&url)
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().as_u16());
+            let mut world = lock(&app.world);
+            let now = app.clock.now();
+            if let Some(delivery) = world.deliveries.get_mut(index) {
+                delivery.in_flight = false;
+                delivery.attempts.push(status);
+                if status.is_some_and(|s| (200..300).contains(&s)) {
+                    delivery.delivered = true;
+                } else if let Some(wait) = RETRY_SCHEDULE.get(delivery.attempts.len() - 1) {
+                    delivery.next_at = now + Span::seconds(*wait);
+                } else {
+                    delivery.failed = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like(b"+1555%", b"+15551234567"));
+        assert!(!like(b"+1555%", b"+14151234567"));
+        assert!(like(b"%567", b"+15551234567"));
+        assert!(like(b"+1_55%", b"+15551234567"));
+        assert!(!like(b"+1_", b"+155"));
+    }
+}
