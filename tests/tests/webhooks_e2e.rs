@@ -1,0 +1,293 @@
+//! End to end: the sandbox delivers signed webhooks to a receiver on
+//! 127.0.0.1, the SDK verifies them, and retries follow the schedule.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::json;
+use topcalls_api::webhooks::{Deduplicator, Verifier, WebhookError, WebhookEvent, WebhookSecret};
+use topcalls_api::{Client, NewCall, NewWebhookSubscription};
+use topcalls_sandbox::{ClockMode, Sandbox};
+
+#[derive(Clone, Default)]
+struct Receiver {
+    /// (path, headers, body) of every request.
+    seen: Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>>,
+    /// How many requests to `/flaky` still answer 500.
+    failures_left: Arc<AtomicUsize>,
+}
+
+async fn hook(
+    State(receiver): State<Receiver>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    receiver
+        .seen
+        .lock()
+        .unwrap()
+        .push((name.clone(), headers, body));
+    if name == "flaky" && receiver.failures_left.load(Ordering::SeqCst) > 0 {
+        receiver.failures_left.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    StatusCode::OK
+}
+
+async fn start_receiver(receiver: Receiver) -> String {
+    let app = axum::Router::new()
+        .route("/hooks/{name}", axum::routing::post(hook))
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+impl Receiver {
+    fn requests(&self, name: &str) -> Vec<(HeaderMap, Bytes)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, h, b)| (h.clone(), b.clone()))
+            .collect()
+    }
+}
+
+/// Waits (real time) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn client(sandbox: &Sandbox) -> Client {
+    Client::builder()
+        .api_key(sandbox.api_key())
+        .base_url(sandbox.base_url())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_delivers_signed_events_in_order_and_bad_deliveries_are_rejected() {
+    let sandbox = Sandbox::builder()
+        .clock(ClockMode::Manual)
+        .start()
+        .await
+        .unwrap();
+    let receiver = Receiver::default();
+    let url = start_receiver(receiver.clone()).await;
+    let client = client(&sandbox);
+    client
+        .calls()
+        .create(
+            NewCall::to("+15551234567")
+                .task("Confirm the appointment for tomorrow.")
+                .webhook(format!("{url}/hooks/call"), []),
+        )
+        .await
+        .unwrap();
+    eventually("call.queued", || receiver.requests("call").len() == 1).await;
+    sandbox.advance(Duration::from_secs(5));
+    eventually("call.started", || receiver.requests("call").len() == 2).await;
+    sandbox.advance(Duration::from_secs(120));
+    eventually("call.completed", || receiver.requests("call").len() == 3).await;
+
+    let verifier = Verifier::new(WebhookSecret::new(sandbox.webhook_secret()).unwrap());
+    let dedup = Deduplicator::new(100);
+    let mut names = Vec::new();
+    for (headers, body) in receiver.requests("call") {
+        let delivery = verifier.verify_and_parse(&headers, &body).unwrap();
+        assert!(dedup.first_seen(&delivery.id));
+        names.push(delivery.event.name().to_string());
+        if let WebhookEvent::CallCompleted(event) = &delivery.event {
+            assert!(event.transcript.as_ref().is_some_and(|t| !t.is_empty()));
+            assert!(event.call_summary.is_some());
+        }
+    }
+    assert_eq!(names, ["call.queued", "call.started", "call.completed"]);
+
+    let (headers, body) = receiver.requests("call").pop().unwrap();
+    let mut tampered = body.to_vec();
+    tampered[10] ^= 1;
+    assert!(matches!(
+        verifier.verify(&headers, &tampered),
+        Err(WebhookError::BadSignature)
+    ));
+    let stranger = Verifier::new(WebhookSecret::generate());
+    assert!(matches!(
+        stranger.verify(&headers, &body),
+        Err(WebhookError::BadSignature)
+    ));
+    let sent_at: i64 = headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(matches!(
+        verifier.verify_at(&headers, &body, sent_at + 3600),
+        Err(WebhookError::TimestampTooOld)
+    ));
+    let replayed = verifier.verify(&headers, &body).unwrap();
+    assert!(
+        !dedup.first_seen(&replayed.id),
+        "a replayed id is recognised"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_gets_the_retry_schedule_then_succeeds() {
+    let sandbox = Sandbox::builder()
+        .clock(ClockMode::Manual)
+        .start()
+        .await
+        .unwrap();
+    let receiver = Receiver::default();
+    receiver.failures_left.store(2, Ordering::SeqCst);
+    let url = start_receiver(receiver.clone()).await;
+    client(&sandbox)
+        .calls()
+        .create(
+            NewCall::to("+15551234567")
+                .task("Confirm the appointment for tomorrow.")
+                .webhook(
+                    format!("{url}/hooks/flaky"),
+                    [topcalls_api::types::CallWebhookEvent::CallQueued],
+                ),
+        )
+        .await
+        .unwrap();
+    eventually("first attempt", || receiver.requests("flaky").len() == 1).await;
+    // Not before the first retry is due (1 minute).
+    sandbox.advance(Duration::from_secs(50));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(receiver.requests("flaky").len(), 1);
+    sandbox.advance(Duration::from_secs(10));
+    eventually("second attempt", || receiver.requests("flaky").len() == 2).await;
+    sandbox.advance(Duration::from_secs(5 * 60));
+    eventually("third attempt", || receiver.requests("flaky").len() == 3).await;
+    let deliveries = sandbox.deliveries();
+    let flaky: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.url.ends_with("/flaky"))
+        .collect();
+    assert_eq!(flaky.len(), 1, "only the selected event is delivered");
+    assert_eq!(flaky[0].attempts, [Some(500), Some(500), Some(200)]);
+    assert!(flaky[0].delivered);
+    let ids: Vec<String> = receiver
+        .requests("flaky")
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "retries carry the same webhook-id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_deliver_only_matching_events() {
+    let sandbox = Sandbox::builder()
+        .clock(ClockMode::Manual)
+        .start()
+        .await
+        .unwrap();
+    let receiver = Receiver::default();
+    let url = start_receiver(receiver.clone()).await;
+    let client = client(&sandbox);
+    let subscribe = |name: &str, event: &str, key: &str, value: serde_json::Value| {
+        NewWebhookSubscription::new(event, format!("{url}/hooks/{name}")).filter(key, value)
+    };
+    for sub in [
+        subscribe(
+            "exact",
+            "call.completed",
+            "phone_number",
+            json!("+15551112222"),
+        ),
+        subscribe(
+            "anyof",
+            "call.completed",
+            "answered_by",
+            json!(["voicemail", "ivr"]),
+        ),
+        subscribe("like", "call.completed", "phone_number", json!("+1555111%")),
+        subscribe("conversion", "call.completed", "is_conversion", json!(true)),
+        subscribe(
+            "disposition",
+            "call.completed.confirmed",
+            "phone_number",
+            json!("+1555%"),
+        ),
+    ] {
+        client.webhook_subscriptions().subscribe(sub).await.unwrap();
+    }
+    for to in ["+15551112222", "+15551113333", "+15550000005"] {
+        client
+            .calls()
+            .create(NewCall::to(to).task("Confirm the appointment for tomorrow."))
+            .await
+            .unwrap();
+    }
+    let draft = client
+        .campaigns()
+        .list()
+        .page()
+        .await
+        .unwrap()
+        .data
+        .into_iter()
+        .find(|c| c.status == topcalls_api::types::CampaignStatus::Draft)
+        .unwrap();
+    client.campaigns().start(&draft.id).await.unwrap();
+    for _ in 0..30 {
+        sandbox.advance(Duration::from_secs(60));
+    }
+    eventually("every delivery", || {
+        sandbox.deliveries().iter().all(|d| d.delivered)
+    })
+    .await;
+    let phones = |name: &str| -> Vec<String> {
+        let mut phones: Vec<String> = receiver
+            .requests(name)
+            .iter()
+            .map(|(_, body)| {
+                serde_json::from_slice::<serde_json::Value>(body).unwrap()["phone_number"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        phones.sort();
+        phones
+    };
+    assert_eq!(phones("exact"), ["+15551112222"]);
+    assert_eq!(phones("anyof"), ["+15550000005"], "the voicemail call");
+    assert_eq!(phones("like"), ["+15551112222", "+15551113333"]);
+    assert_eq!(
+        receiver.requests("conversion").len(),
+        6,
+        "the campaign's six confirmed leads"
+    );
+    let dispositions = receiver.requests("disposition");
+    assert_eq!(
+        dispositions.len(),
+        2 + 6,
+        "confirmed calls only: two direct, six from the campaign"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&dispositions[0].1).unwrap();
+    assert_eq!(body["event"], "call.completed.confirmed");
+}
