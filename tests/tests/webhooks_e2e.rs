@@ -291,3 +291,71 @@ async fn subscriptions_deliver_only_matching_events() {
     let body: serde_json::Value = serde_json::from_slice(&dispositions[0].1).unwrap();
     assert_eq!(body["event"], "call.completed.confirmed");
 }
+
+#[tokio::test]
+async fn the_axum_extractor_answers_401_for_bad_signatures_and_400_for_malformed_deliveries() {
+    use topcalls_api::webhooks::{VerifiedWebhook, sign_headers};
+
+    async fn handler(VerifiedWebhook(delivery): VerifiedWebhook) -> String {
+        delivery.event.name().to_string()
+    }
+    let secret = WebhookSecret::generate();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(handler))
+        .with_state(Verifier::new(secret.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = br#"{"event":"call.queued","call_id":"c_1"}"#.to_vec();
+    let send = |headers: HeaderMap, body: Vec<u8>| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let response = http
+                .post(url)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    assert_eq!(
+        send(sign_headers(&secret, "msg_1", now, &body), body.clone()).await,
+        (200, "call.queued".to_string())
+    );
+    let (status, reason) = send(
+        sign_headers(&WebhookSecret::generate(), "msg_1", now, &body),
+        body.clone(),
+    )
+    .await;
+    assert_eq!((status, reason.as_str()), (401, "no signature matches"));
+    assert_eq!(
+        send(
+            sign_headers(&secret, "msg_1", now - 3600, &body),
+            body.clone()
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, reason) = send(HeaderMap::new(), body.clone()).await;
+    assert_eq!(
+        (status, reason.as_str()),
+        (400, "missing `webhook-id` header")
+    );
+    let junk = b"not json".to_vec();
+    assert_eq!(
+        send(sign_headers(&secret, "msg_2", now, &junk), junk)
+            .await
+            .0,
+        400
+    );
+}
