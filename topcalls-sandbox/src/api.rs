@@ -151,7 +151,7 @@ impl Query {
     /// The opaque cursor: items strictly older than this sequence number.
     fn cursor(&self) -> Result<Option<u64>, ApiProblem> {
         match self.get("cursor") {
-            None => Ok(None),
+            None | Some("") => Ok(None),
             Some(raw) => raw
                 .strip_prefix("cur_")
                 .and_then(|n| n.parse().ok())
@@ -792,6 +792,11 @@ async fn list_builtin_voices(
                 .map_err(|_| ApiProblem::field("mode", "one of realtime, legacy"))?,
         ),
     };
+    for name in ["provider", "gender", "language"] {
+        if query.get(name) == Some("") {
+            return Err(ApiProblem::field(name, "must not be empty"));
+        }
+    }
     let matches = |value: &Option<String>, filter: Option<&str>| {
         filter.is_none_or(|f| value.as_deref() == Some(f))
     };

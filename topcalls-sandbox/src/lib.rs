@@ -79,6 +79,7 @@ pub struct SandboxBuilder {
     seed: u64,
     rate_limit: Option<u32>,
     balance_minutes: f64,
+    api_key: Option<String>,
 }
 
 impl Default for SandboxBuilder {
@@ -90,6 +91,7 @@ impl Default for SandboxBuilder {
             seed: 42,
             rate_limit: None,
             balance_minutes: 500.0,
+            api_key: None,
         }
     }
 }
@@ -132,13 +134,26 @@ impl SandboxBuilder {
         self
     }
 
+    /// Use `key` as the full-scope key of the first account instead of a random one.
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let address = listener.local_addr()?;
         let clock = clock::Clock::new(self.clock);
         let mut world = state::World::default();
-        let keys = state::seed(&mut world, clock.now(), self.balance_minutes);
+        let mut keys = state::seed(&mut world, clock.now(), self.balance_minutes);
+        if let Some(key) = self.api_key
+            && let Some(seeded) = world.keys.remove(&keys.full)
+        {
+            world.keys.insert(key.clone(), seeded);
+            keys.full = key;
+        }
         let app = Arc::new(App::new(
             world,
             clock,

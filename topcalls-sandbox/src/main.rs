@@ -15,6 +15,12 @@ struct Args {
     /// Requests per minute per key before 429 (off when absent).
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// The full-scope API key of the first account (random when absent).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Call minutes each account starts with.
+    #[arg(long, default_value_t = 500.0)]
+    balance_minutes: f64,
 }
 
 #[tokio::main]
@@ -23,6 +29,10 @@ async fn main() -> std::io::Result<()> {
     let mut builder = topcalls_sandbox::Sandbox::builder()
         .port(args.port)
         .clock(topcalls_sandbox::ClockMode::Auto { speed: args.speed });
+    builder = builder.balance_minutes(args.balance_minutes);
+    if let Some(key) = args.api_key {
+        builder = builder.api_key(key);
+    }
     if let Some(limit) = args.rate_limit {
         builder = builder.rate_limit(limit);
     }
