@@ -306,7 +306,9 @@ async fn create_call(
         provider_call_id: record.call.external_call_id.clone(),
         status: CallGatewayStatus::Queued,
     };
-    account.calls.push(record);
+    let queued = crate::webhooks::lifecycle_events(&mut record);
+    account.add_call(record);
+    world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)
 }
 
@@ -316,9 +318,7 @@ fn find_call<'a>(
     id: &str,
 ) -> Result<&'a mut state::CallRecord, ApiProblem> {
     world.accounts[caller.account]
-        .calls
-        .iter_mut()
-        .find(|c| c.call.id == id)
+        .call_mut(id)
         .ok_or_else(|| ApiProblem::not_found("call"))
 }
 

@@ -67,7 +67,15 @@ impl App {
     /// The world, moved forward to the current sandbox time.
     pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
         let mut world = lock(&self.world);
-        world.tick(self.clock.now());
+        let now = self.clock.now();
+        // Ticking walks every active call: at most every 250 ms of sandbox time
+        // (2 ms of real time at the default speed).
+        if world
+            .last_tick
+            .is_none_or(|last| now - last >= chrono::Duration::milliseconds(250))
+        {
+            world.tick(now);
+        }
         world
     }
 

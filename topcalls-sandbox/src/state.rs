@@ -109,6 +109,10 @@ pub(crate) struct Account {
     pub(crate) numbers: Vec<NumberRecord>,
     pub(crate) carriers: Vec<CarrierRecord>,
     pub(crate) subscriptions: Vec<topcalls_types::WebhookSubscription>,
+    /// Indexes into `calls` of calls not yet final (or with events still to emit).
+    pub(crate) active: Vec<usize>,
+    /// Index into `calls` by call id.
+    pub(crate) by_id: HashMap<String, usize>,
     pub(crate) plan_minutes: f64,
     pub(crate) bonus_minutes: f64,
     pub(crate) used_minutes: f64,
@@ -116,6 +120,18 @@ pub(crate) struct Account {
 }
 
 impl Account {
+    pub(crate) fn add_call(&mut self, record: CallRecord) {
+        let index = self.calls.len();
+        self.by_id.insert(record.call.id.clone(), index);
+        self.active.push(index);
+        self.calls.push(record);
+    }
+
+    pub(crate) fn call_mut(&mut self, id: &str) -> Option<&mut CallRecord> {
+        let index = *self.by_id.get(id)?;
+        self.calls.get_mut(index)
+    }
+
     pub(crate) fn total_minutes(&self) -> f64 {
         self.plan_minutes + self.bonus_minutes
     }
@@ -136,6 +152,8 @@ pub(crate) struct World {
     pub(crate) next_seq: u64,
     /// Webhook deliveries, in the order they were queued.
     pub(crate) deliveries: Vec<crate::webhooks::Outgoing>,
+    /// Sandbox time of the last [`World::tick`].
+    pub(crate) last_tick: Option<DateTime<Utc>>,
 }
 
 impl World {
@@ -151,7 +169,12 @@ impl World {
             let account = &mut self.accounts[index];
             let mut settle = Vec::new();
             let mut events = Vec::new();
-            for record in &mut account.calls {
+            let mut touched = std::collections::HashSet::new();
+            let active = std::mem::take(&mut account.active);
+            for index in active {
+                let Some(record) = account.calls.get_mut(index) else {
+                    continue;
+                };
                 let finished = advance_call(record, now);
                 if finished && !record.settled {
                     record.settled = true;
@@ -159,28 +182,48 @@ impl World {
                     settle.push((record.reserved, billed));
                 }
                 events.extend(crate::webhooks::lifecycle_events(record));
+                if let Some(campaign) = &record.call.campaign_id {
+                    touched.insert(campaign.clone());
+                }
+                if !(finished && record.emitted >= 3) {
+                    account.active.push(index);
+                }
             }
-            let conversions: HashMap<String, Vec<String>> = account
-                .campaigns
-                .iter()
-                .map(|c| {
-                    (
-                        c.campaign.id.clone(),
-                        c.campaign.conversion_outcomes.clone(),
-                    )
-                })
-                .collect();
-            for event in events {
-                let outgoing =
-                    crate::webhooks::route(event, &account.subscriptions, &conversions, now);
-                self.deliveries.extend(outgoing);
-            }
+            self.route_events(index, events, now);
             let account = &mut self.accounts[index];
             for (reserved, billed) in settle {
                 account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
                 account.used_minutes += billed;
             }
-            refresh_campaign_stats(account, now);
+            refresh_campaign_stats(account, &touched, now);
+        }
+        self.last_tick = Some(now);
+    }
+
+    /// Turns emitted events into deliveries: the call's webhook and matching subscriptions.
+    pub(crate) fn route_events(
+        &mut self,
+        index: usize,
+        events: Vec<crate::webhooks::Emitted>,
+        now: DateTime<Utc>,
+    ) {
+        if events.is_empty() {
+            return;
+        }
+        let account = &self.accounts[index];
+        let conversions: HashMap<String, Vec<String>> = account
+            .campaigns
+            .iter()
+            .map(|c| {
+                (
+                    c.campaign.id.clone(),
+                    c.campaign.conversion_outcomes.clone(),
+                )
+            })
+            .collect();
+        for event in events {
+            let outgoing = crate::webhooks::route(event, &account.subscriptions, &conversions, now);
+            self.deliveries.extend(outgoing);
         }
     }
 
@@ -226,7 +269,7 @@ impl World {
             let mut record = new_call(seq, &account.id, &number, None, &task, 0.0, now);
             record.call.campaign_id = Some(campaign_id);
             record.call.lead_id = Some(lead);
-            account.calls.push(record);
+            account.add_call(record);
         }
     }
 }
@@ -416,9 +459,20 @@ fn transcript(task: &str, voicemail: bool, start: DateTime<Utc>) -> Vec<Transcri
         .collect()
 }
 
-fn refresh_campaign_stats(account: &mut Account, now: DateTime<Utc>) {
+/// Recomputes the stats of campaigns that are running, had call activity, or have none yet.
+fn refresh_campaign_stats(
+    account: &mut Account,
+    touched: &std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+) {
     for campaign in &mut account.campaigns {
         let id = campaign.campaign.id.clone();
+        let stale = campaign.campaign.status == CampaignStatus::Running
+            || campaign.campaign.stats.is_none()
+            || touched.contains(&id);
+        if !stale {
+            continue;
+        }
         let calls: Vec<&Call> = account
             .calls
             .iter()
