@@ -265,22 +265,45 @@ pub(crate) fn matches_filters(filters: &Map<String, Value>, payload: &Map<String
         let actual = payload.get(key).unwrap_or(&Value::Null);
         match wanted {
             Value::Array(options) => options.contains(actual),
-            Value::String(pattern) if pattern.contains('%') || pattern.contains('_') => actual
-                .as_str()
-                .is_some_and(|a| like(pattern.as_bytes(), a.as_bytes())),
+            Value::String(pattern) if pattern.contains('%') || pattern.contains('_') => {
+                actual.as_str().is_some_and(|a| like(pattern, a))
+            }
             exact => exact == actual,
         }
     })
 }
 
 /// SQL LIKE: `%` any run, `_` one character.
-fn like(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'%', rest)) => (0..=text.len()).any(|i| like(rest, &text[i..])),
-        Some((b'_', rest)) => !text.is_empty() && like(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && like(rest, &text[1..]),
+///
+/// Greedy with one backtrack point (the last `%`), so a pattern full of `%`
+/// costs O(pattern × text) rather than exponential time.
+fn like(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    // After the last `%` seen: where the pattern resumes, and the text position it was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('%') => {
+                p += 1;
+                star = Some((p, t));
+            }
+            Some(&c) if c == '_' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((resume, tried)) => {
+                    p = resume;
+                    t = tried + 1;
+                    star = Some((resume, tried + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p.min(pattern.len())..].iter().all(|&c| c == '%')
 }
 
 /// Sends due deliveries, in order, until `stop`; records each attempt.
@@ -351,10 +374,69 @@ mod tests {
 
     #[test]
     fn like_patterns() {
-        assert!(like(b"+1555%", b"+15551234567"));
-        assert!(!like(b"+1555%", b"+14151234567"));
-        assert!(like(b"%567", b"+15551234567"));
-        assert!(like(b"+1_55%", b"+15551234567"));
-        assert!(!like(b"+1_", b"+155"));
+        assert!(like("+1555%", "+15551234567"));
+        assert!(!like("+1555%", "+14151234567"));
+        assert!(like("%567", "+15551234567"));
+        assert!(like("+1_55%", "+15551234567"));
+        assert!(!like("+1_", "+155"));
+        assert!(like("", ""));
+        assert!(!like("", "x"));
+        assert!(like("%", ""));
+        assert!(like("a%b%c", "aXbYc"));
+        assert!(!like("a%b%c", "aXbY"));
+        assert!(like("%a", "aaa"));
+    }
+
+    /// The textbook recursive definition, exponential but obviously right.
+    fn like_reference(pattern: &[char], text: &[char]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some(('%', rest)) => (0..=text.len()).any(|i| like_reference(rest, &text[i..])),
+            Some(('_', rest)) => !text.is_empty() && like_reference(rest, &text[1..]),
+            Some((c, rest)) => text.first() == Some(c) && like_reference(rest, &text[1..]),
+        }
+    }
+
+    /// Every string of length 0..=max over `alphabet`.
+    fn strings(alphabet: &[char], max: usize) -> Vec<Vec<char>> {
+        let mut all = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|s| {
+                    alphabet.iter().map(move |&c| {
+                        let mut next = s.clone();
+                        next.push(c);
+                        next
+                    })
+                })
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn like_agrees_with_the_reference_on_every_small_case() {
+        for pattern in strings(&['a', 'é', '%', '_'], 4) {
+            for text in strings(&['a', 'é'], 4) {
+                let (p, t): (String, String) = (pattern.iter().collect(), text.iter().collect());
+                assert_eq!(
+                    like(&p, &t),
+                    like_reference(&pattern, &text),
+                    "{t:?} LIKE {p:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn like_stays_fast_on_patterns_full_of_wildcards() {
+        let pattern = format!("{}x", "%_".repeat(200));
+        let text = "+1555".repeat(200);
+        let started = std::time::Instant::now();
+        assert!(!like(&pattern, &text));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }
