@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{
+    DefaultBodyLimit, Extension, FromRequest, FromRequestParts, Path, RawQuery, Request, State,
+};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -47,6 +50,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/v1/balance", get(get_balance))
         .route("/v1/webhooks", post(create_subscription))
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(server::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             server::idempotency,
@@ -80,6 +84,36 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiProblem {
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+/// The raw request body; one that cannot be read (too large, cut short) is a 400 problem.
+struct RawBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiProblem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiProblem> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| ApiProblem::field("body", rejection.body_text()))
+    }
+}
+
+/// The id in the path; one that cannot be decoded (bad percent-encoding) names nothing: 404.
+struct Id(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiProblem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiProblem> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Id(id))
+            .map_err(|rejection| {
+                ApiProblem::new(StatusCode::NOT_FOUND, "not_found", rejection.body_text())
+            })
+    }
 }
 
 fn ok<T: serde::Serialize>(status: StatusCode, body: &T) -> Answer {
@@ -221,7 +255,7 @@ async fn list_calls(
 async fn create_call(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Answer {
     caller.require(Scope::CallsWrite)?;
     let request: CreateCallRequest = parse(&body)?;
@@ -261,6 +295,9 @@ async fn create_call(
             format!("{to} is not a dialable number"),
         ));
     }
+    if let Some(url) = &request.webhook_url {
+        check_http_url("webhook_url", url)?;
+    }
     let now = app.clock.now();
     let mut world = app.world();
     let seq = world.seq();
@@ -285,15 +322,6 @@ async fn create_call(
     );
     record.call.metadata = Some(request.request_data.clone());
     if let Some(url) = &request.webhook_url {
-        if url::Url::parse(url)
-            .map(|u| !matches!(u.scheme(), "http" | "https"))
-            .unwrap_or(true)
-        {
-            return Err(ApiProblem::field(
-                "webhook_url",
-                "must be an absolute http(s) URL",
-            ));
-        }
         let events = request
             .webhook_events
             .iter()
@@ -312,6 +340,14 @@ async fn create_call(
     ok(StatusCode::CREATED, &response)
 }
 
+/// 400 on `field` unless `url` is an absolute http(s) URL (webhooks go nowhere else).
+fn check_http_url(field: &str, url: &str) -> Result<(), ApiProblem> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        _ => Err(ApiProblem::field(field, "must be an absolute http(s) URL")),
+    }
+}
+
 fn find_call<'a>(
     world: &'a mut state::World,
     caller: &Caller,
@@ -325,7 +361,7 @@ fn find_call<'a>(
 async fn get_call(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::CallsRead)?;
     let mut world = app.world();
@@ -369,7 +405,7 @@ fn end_call(
 async fn stop_call(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::CallsWrite)?;
     use CallGatewayStatus::*;
@@ -392,7 +428,7 @@ async fn stop_call(
 async fn cancel_call(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::CallsWrite)?;
     use CallGatewayStatus::*;
@@ -421,7 +457,7 @@ async fn list_campaigns(
 async fn get_campaign(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::CampaignsRead)?;
     let world = app.world();
@@ -466,7 +502,7 @@ fn move_campaign(
 async fn start_campaign(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     use CampaignStatus::*;
     move_campaign(&app, &caller, &id, &[Draft, Scheduled, Paused], Running)
@@ -475,7 +511,7 @@ async fn start_campaign(
 async fn pause_campaign(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     move_campaign(
         &app,
@@ -508,7 +544,7 @@ async fn list_numbers(
 async fn create_number(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let request: CreatePhoneNumberRequest = parse(&body)?;
@@ -576,7 +612,7 @@ async fn create_number(
 async fn get_number(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::NumbersRead)?;
     let world = app.world();
@@ -591,7 +627,7 @@ async fn get_number(
 async fn delete_number(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let now = app.clock.now();
@@ -624,7 +660,7 @@ async fn list_carriers(
 async fn create_carrier(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let request: CreateCarrierRequest = parse(&body)?;
@@ -684,7 +720,7 @@ async fn create_carrier(
 async fn delete_carrier(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let mut world = app.world();
@@ -872,16 +908,11 @@ async fn get_balance(State(app): State<Arc<App>>, Extension(caller): Extension<C
 async fn create_subscription(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Answer {
     caller.require(Scope::CallsWrite)?;
     let request: CreateWebhookSubscriptionRequest = parse(&body)?;
-    if url::Url::parse(&request.url)
-        .map(|u| !matches!(u.scheme(), "http" | "https"))
-        .unwrap_or(true)
-    {
-        return Err(ApiProblem::field("url", "must be an absolute http(s) URL"));
-    }
+    check_http_url("url", &request.url)?;
     let mut world = app.world();
     let account = &mut world.accounts[caller.account];
     let subscription = WebhookSubscription {

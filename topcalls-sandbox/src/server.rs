@@ -23,6 +23,9 @@ use crate::clock::Clock;
 use crate::problem::ApiProblem;
 use crate::state::{Scope, World};
 
+/// The largest request body read (1 MiB); larger ones are a 400 problem.
+pub(crate) const MAX_BODY: usize = 1 << 20;
+
 tokio::task_local! {
     static REQUEST_ID: String;
 }
@@ -177,8 +180,10 @@ pub(crate) async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
     let caller = key.and_then(|key| {
         let world = lock(&app.world);
         world.keys.get(key).map(|k| Caller {
@@ -314,7 +319,7 @@ pub(crate) async fn idempotency(
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return ApiProblem::field("body", "request body too large or unreadable").into_response();
     };
     let fingerprint = (
