@@ -2,7 +2,7 @@
 //! after its request took effect), request ids, auth, faults, rate limits
 //! and idempotency keys, in front of the routes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
@@ -25,6 +26,8 @@ use crate::state::{Scope, World};
 
 /// The largest request body read (1 MiB); larger ones are a 400 problem.
 pub(crate) const MAX_BODY: usize = 1 << 20;
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -41,7 +44,7 @@ pub(crate) struct App {
     pub(crate) clock: Clock,
     pub(crate) faults: Mutex<Faults>,
     rng: Mutex<u64>,
-    idempotency: Mutex<HashMap<(usize, String), Stored>>,
+    idempotency: Mutex<Remembered>,
     rate_limit: Option<u32>,
     rate: Mutex<HashMap<String, (Instant, u32)>>,
     pub(crate) injected: Mutex<crate::InjectedFaults>,
@@ -60,7 +63,7 @@ impl App {
             clock,
             faults: Mutex::new(faults),
             rng: Mutex::new(seed.max(1)),
-            idempotency: Mutex::new(HashMap::new()),
+            idempotency: Mutex::new(Remembered::default()),
             rate_limit,
             rate: Mutex::new(HashMap::new()),
             injected: Mutex::new(crate::InjectedFaults::default()),
@@ -161,11 +164,17 @@ pub(crate) async fn serve(
 }
 
 /// Gives every request an id (`X-Request-Id`, and `instance` in problems).
+///
+/// A replayed answer keeps the id of the request that produced it, so that
+/// `instance` and `X-Request-Id` still agree.
 pub(crate) async fn request_id(request: Request, next: Next) -> Response {
     let id = format!("req_{}", uuid::Uuid::new_v4().simple());
     let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
     if let Ok(value) = HeaderValue::try_from(id) {
-        response.headers_mut().insert("x-request-id", value);
+        response
+            .headers_mut()
+            .entry(REQUEST_ID_HEADER)
+            .or_insert(value);
     }
     response
 }
@@ -252,9 +261,12 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
             "rate_limited",
             "injected fault: too many requests",
         );
-        problem.retry_after = Some(faults.retry_after.as_secs().max(1));
+        // `Retry-After` has whole seconds: round up, and ask for at least one;
+        // `retry-after-ms` has the exact wait.
+        let wait = faults.retry_after;
+        problem.retry_after = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
         let mut response = problem.into_response();
-        if let Ok(ms) = HeaderValue::try_from(faults.retry_after.as_millis().to_string()) {
+        if let Ok(ms) = HeaderValue::try_from(wait.as_millis().to_string()) {
             response.headers_mut().insert("retry-after-ms", ms);
         }
         return response;
@@ -272,6 +284,12 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
     response
 }
 
+/// How long an answer to a POST with an `Idempotency-Key` is kept (sandbox time).
+const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The account and `Idempotency-Key` a POST was sent with.
+type Slot = (usize, String);
+
 /// One remembered POST: what it was, and what it answered.
 #[derive(Debug, Clone)]
 enum Stored {
@@ -280,10 +298,37 @@ enum Stored {
     },
     Done {
         fingerprint: (String, Value),
+        at: DateTime<Utc>,
         status: StatusCode,
         headers: HeaderMap,
         body: Bytes,
     },
+}
+
+/// Remembered POSTs, and the order their answers expire in.
+#[derive(Debug, Default)]
+struct Remembered {
+    slots: HashMap<Slot, Stored>,
+    /// Answers by the time they were stored, oldest first (sandbox time only moves forward).
+    expiry: VecDeque<(DateTime<Utc>, Slot)>,
+}
+
+impl Remembered {
+    /// Forgets answers older than the window.
+    fn expire(&mut self, now: DateTime<Utc>) {
+        while let Some((at, _)) = self.expiry.front()
+            && now - *at >= IDEMPOTENCY_WINDOW
+        {
+            let Some((at, slot)) = self.expiry.pop_front() else {
+                break;
+            };
+            // The slot may have been reused since; only drop the answer stored then.
+            if matches!(self.slots.get(&slot), Some(Stored::Done { at: stored, .. }) if *stored == at)
+            {
+                self.slots.remove(&slot);
+            }
+        }
+    }
 }
 
 /// `Idempotency-Key` on POST: the same key and body replay the first answer
@@ -330,12 +375,14 @@ pub(crate) async fn idempotency(
     let slot = (caller.account, key);
     {
         let mut store = lock(&app.idempotency);
-        match store.get(&slot) {
+        store.expire(app.clock.now());
+        match store.slots.get(&slot) {
             Some(Stored::Done {
                 fingerprint: seen,
                 status,
                 headers,
                 body,
+                ..
             }) if *seen == fingerprint => {
                 let mut response = (*status, body.clone()).into_response();
                 *response.headers_mut() = headers.clone();
@@ -359,7 +406,7 @@ pub(crate) async fn idempotency(
                 .into_response();
             }
             None => {
-                store.insert(
+                store.slots.insert(
                     slot.clone(),
                     Stored::InProgress {
                         fingerprint: fingerprint.clone(),
@@ -371,19 +418,25 @@ pub(crate) async fn idempotency(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let body = axum::body::to_bytes(body, 16 << 20)
         .await
         .unwrap_or_default();
+    if let Ok(id) = HeaderValue::try_from(current_request_id()) {
+        parts.headers.insert(REQUEST_ID_HEADER, id);
+    }
     let mut store = lock(&app.idempotency);
     // Server errors and throttling are not answers worth replaying.
     if parts.status.is_server_error() || parts.status == StatusCode::TOO_MANY_REQUESTS {
-        store.remove(&slot);
+        store.slots.remove(&slot);
     } else {
-        store.insert(
+        let at = app.clock.now();
+        store.expiry.push_back((at, slot.clone()));
+        store.slots.insert(
             slot,
             Stored::Done {
                 fingerprint,
+                at,
                 status: parts.status,
                 headers: parts.headers.clone(),
                 body: body.clone(),
