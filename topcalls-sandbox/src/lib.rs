@@ -52,7 +52,8 @@ pub struct Faults {
     pub share_503: f64,
     /// Share of requests answered 429 before taking effect (0–1).
     pub share_429: f64,
-    /// The wait those 429s ask for (`Retry-After`, and `retry-after-ms`).
+    /// The wait those 429s ask for: exact in `retry-after-ms`, rounded up to
+    /// whole seconds (at least 1) in `Retry-After`.
     pub retry_after: Duration,
     /// Share of requests whose connection is dropped after they took effect,
     /// so the client never sees the answer (0–1).
@@ -187,7 +188,7 @@ impl SandboxBuilder {
             keys,
             app,
             stop,
-            task,
+            task: Some(task),
             webhook_secret: secret.as_str(),
         })
     }
@@ -199,7 +200,8 @@ pub struct Sandbox {
     keys: state::SeedKeys,
     app: Arc<App>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// The accept loop; `None` once shut down.
+    task: Option<tokio::task::JoinHandle<()>>,
     webhook_secret: String,
 }
 
@@ -292,16 +294,22 @@ impl Sandbox {
             .sum()
     }
 
-    /// Stops serving and closes open connections.
-    pub async fn shutdown(self) {
+    /// Stops serving, closes open connections and stops webhook deliveries;
+    /// returns once the port is released.
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
