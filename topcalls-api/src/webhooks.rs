@@ -23,8 +23,8 @@
 //! # Ok::<(), topcalls_api::webhooks::WebhookError>(())
 //! ```
 //!
-//! With the `axum` feature, [`VerifiedWebhook`](crate::webhooks) is an
-//! extractor that does all of this and answers 400/401 on its own.
+//! With the `axum` feature, `VerifiedWebhook` is an axum extractor that does
+//! all of this and answers 400/401 on its own.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -612,6 +612,13 @@ impl Seen {
         {
             self.ids.remove(&id);
         }
+    }
+}
+
+impl Default for Deduplicator {
+    /// Remembers the last 10,000 ids, with no time to live.
+    fn default() -> Self {
+        Self::new(10_000)
     }
 }
 
