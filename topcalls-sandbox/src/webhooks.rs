@@ -1,7 +1,7 @@
 //! Webhook events: which a call emits, who receives them (per-call URL and
 //! account subscriptions with filters), and signed delivery with retries.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -306,14 +306,20 @@ fn like(pattern: &str, text: &str) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == '%')
 }
 
-/// Sends due deliveries, in order, until `stop`; records each attempt.
+/// Sends due deliveries until `stop`, and records each attempt.
+///
+/// Each receiver gets its deliveries in order, one at a time; receivers are
+/// served side by side, so a slow or dead one holds up no other.
 pub(crate) async fn deliver(
     app: Arc<App>,
     secret: WebhookSecret,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Only ever the URL given: no redirects followed, no proxy in between.
     let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
     {
         Ok(http) => http,
@@ -326,45 +332,76 @@ pub(crate) async fn deliver(
             _ = stop.changed() => return,
         }
         let now = app.clock.now();
-        let due: Vec<(usize, String, String, Vec<u8>)> = {
+        let mut due: BTreeMap<String, Vec<(usize, String, Vec<u8>)>> = BTreeMap::new();
+        {
             let mut world = app.world();
-            world
+            let busy: HashSet<String> = world
                 .deliveries
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, d)| !d.delivered && !d.failed && !d.in_flight && d.next_at <= now)
-                .map(|(i, d)| {
+                .iter()
+                .filter(|d| d.in_flight)
+                .map(|d| d.url.clone())
+                .collect();
+            for (index, d) in world.deliveries.iter_mut().enumerate() {
+                if !d.delivered
+                    && !d.failed
+                    && !d.in_flight
+                    && d.next_at <= now
+                    && !busy.contains(&d.url)
+                {
                     d.in_flight = true;
-                    (i, d.id.clone(), d.url.clone(), d.body.clone())
-                })
-                .collect()
-        };
-        for (index, id, url, body) in due {
-            // Wall-clock time, not sandbox time: receivers check it against their own
-            // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
-            let timestamp = Utc::now().timestamp();
-            let headers = sign_headers(&secret, &id, timestamp, &body);
-            let status = http
-                .post(&url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .ok()
-                .map(|r| r.status().as_u16());
-            let mut world = lock(&app.world);
-            let now = app.clock.now();
-            if let Some(delivery) = world.deliveries.get_mut(index) {
-                delivery.in_flight = false;
-                delivery.attempts.push(status);
-                if status.is_some_and(|s| (200..300).contains(&s)) {
-                    delivery.delivered = true;
-                } else if let Some(wait) = RETRY_SCHEDULE.get(delivery.attempts.len() - 1) {
-                    delivery.next_at = now + Span::seconds(*wait);
-                } else {
-                    delivery.failed = true;
+                    due.entry(d.url.clone()).or_default().push((
+                        index,
+                        d.id.clone(),
+                        d.body.clone(),
+                    ));
                 }
+            }
+        }
+        for (url, batch) in due {
+            tokio::spawn(send_in_order(
+                app.clone(),
+                http.clone(),
+                secret.clone(),
+                url,
+                batch,
+            ));
+        }
+    }
+}
+
+/// One attempt for each of `batch` (deliveries to `url`), in order.
+async fn send_in_order(
+    app: Arc<App>,
+    http: reqwest::Client,
+    secret: WebhookSecret,
+    url: String,
+    batch: Vec<(usize, String, Vec<u8>)>,
+) {
+    for (index, id, body) in batch {
+        // Wall-clock time, not sandbox time: receivers check it against their own
+        // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
+        let timestamp = Utc::now().timestamp();
+        let headers = sign_headers(&secret, &id, timestamp, &body);
+        let status = http
+            .post(&url)
+            .headers(headers)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16());
+        let mut world = lock(&app.world);
+        let now = app.clock.now();
+        if let Some(delivery) = world.deliveries.get_mut(index) {
+            delivery.in_flight = false;
+            delivery.attempts.push(status);
+            if status.is_some_and(|s| (200..300).contains(&s)) {
+                delivery.delivered = true;
+            } else if let Some(wait) = RETRY_SCHEDULE.get(delivery.attempts.len() - 1) {
+                delivery.next_at = now + Span::seconds(*wait);
+            } else {
+                delivery.failed = true;
             }
         }
     }

@@ -19,18 +19,30 @@ use common::{Api, call_body, manual};
 type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 async fn receiver(status: StatusCode) -> (String, Seen) {
+    slow_receiver(status, Duration::ZERO).await
+}
+
+/// A receiver that answers `status` after `delay`, and redirects `/moved` to `/hook`.
+async fn slow_receiver(status: StatusCode, delay: Duration) -> (String, Seen) {
     async fn hook(
-        State((seen, status)): State<(Seen, StatusCode)>,
+        State((seen, status, delay)): State<(Seen, StatusCode, Duration)>,
         headers: HeaderMap,
         body: Bytes,
     ) -> StatusCode {
         seen.lock().unwrap().push((headers, body));
+        tokio::time::sleep(delay).await;
         status
     }
     let seen = Seen::default();
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(hook))
-        .with_state((seen.clone(), status));
+        .route(
+            "/moved",
+            axum::routing::post(|| async {
+                (StatusCode::TEMPORARY_REDIRECT, [("location", "/hook")])
+            }),
+        )
+        .with_state((seen.clone(), status, delay));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -50,7 +62,11 @@ async fn eventually(what: &str, done: impl Fn() -> bool) {
 
 /// Places a call whose webhook gets only `call.queued`, delivered at once.
 async fn call_with_webhook(sandbox: &Sandbox, url: &str) {
-    let mut body = call_body("+15551234567");
+    call_to_with_webhook(sandbox, "+15551234567", url).await;
+}
+
+async fn call_to_with_webhook(sandbox: &Sandbox, to: &str, url: &str) {
+    let mut body = call_body(to);
     body["webhook_url"] = json!(url);
     body["webhook_events"] = json!(["call.queued"]);
     let created = Api::new(sandbox)
@@ -146,5 +162,44 @@ async fn a_pathological_like_filter_does_not_stall_the_sandbox() {
     assert!(
         sandbox.deliveries().is_empty(),
         "the filter matches nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_receiver_holds_up_no_other() {
+    let sandbox = manual().await;
+    let (slow, _) = slow_receiver(StatusCode::OK, Duration::from_secs(2)).await;
+    let (fast, _) = receiver(StatusCode::OK).await;
+    call_to_with_webhook(&sandbox, "+15551110001", &slow).await;
+    call_to_with_webhook(&sandbox, "+15551110002", &fast).await;
+    let delivered = |url: &str| {
+        sandbox
+            .deliveries()
+            .iter()
+            .any(|d| d.url == url && d.delivered)
+    };
+    // Well before the slow receiver answers.
+    eventually("the fast receiver", || delivered(&fast)).await;
+    assert!(!delivered(&slow));
+    for _ in 0..300 {
+        if delivered(&slow) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the slow receiver was never served");
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let sandbox = manual().await;
+    let (url, seen) = receiver(StatusCode::OK).await;
+    let moved = url.replace("/hook", "/moved");
+    call_with_webhook(&sandbox, &moved).await;
+    eventually("the first attempt", || attempts(&sandbox) == 1).await;
+    assert_eq!(sandbox.deliveries()[0].attempts, [Some(307)]);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "only the URL given is called"
     );
 }
