@@ -195,14 +195,15 @@ impl Query {
     }
 }
 
-/// One page, newest first, from items sorted oldest first by `seq`.
-fn page<T: Clone>(
-    items: impl DoubleEndedIterator<Item = (u64, T)>,
+/// One page, newest first, from items sorted oldest first by `seq`; only
+/// the items on the page are cloned.
+fn page<'a, T: Clone + 'a>(
+    items: impl DoubleEndedIterator<Item = (u64, &'a T)>,
     query: &Query,
 ) -> Result<(Vec<T>, Option<String>), ApiProblem> {
     let limit = query.limit()?;
     let before = query.cursor()?;
-    let mut picked: Vec<(u64, T)> = items
+    let mut picked: Vec<(u64, &T)> = items
         .rev()
         .filter(|(seq, _)| before.is_none_or(|b| *seq < b))
         .take(limit + 1)
@@ -213,7 +214,10 @@ fn page<T: Clone>(
     } else {
         None
     };
-    Ok((picked.into_iter().map(|(_, item)| item).collect(), next))
+    Ok((
+        picked.into_iter().map(|(_, item)| item.clone()).collect(),
+        next,
+    ))
 }
 
 // ---- calls ---------------------------------------------------------------
@@ -234,21 +238,22 @@ async fn list_calls(
             )
         })?),
     };
-    let campaign = query.get("campaign_id").map(str::to_string);
     let world = app.world();
-    let calls = world.accounts[caller.account].calls.iter().filter(|c| {
-        let outcome_matches = status.as_ref().is_none_or(|s| {
+    let account = &world.accounts[caller.account];
+    let calls: Box<dyn DoubleEndedIterator<Item = &state::CallRecord>> =
+        match query.get("campaign_id") {
+            Some(campaign) => Box::new(account.campaign_calls(campaign)),
+            None => Box::new(account.calls.iter()),
+        };
+    let calls = calls.filter(|c| {
+        status.as_ref().is_none_or(|s| {
             c.call
                 .call_status
                 .as_ref()
                 .is_some_and(|cs| cs.to_string() == s.to_string())
-        });
-        outcome_matches
-            && campaign
-                .as_ref()
-                .is_none_or(|id| c.call.campaign_id.as_ref() == Some(id))
+        })
     });
-    let (data, next_cursor) = page(calls.map(|c| (c.seq, c.call.clone())), &query)?;
+    let (data, next_cursor) = page(calls.map(|c| (c.seq, &c.call)), &query)?;
     ok(StatusCode::OK, &CallList { data, next_cursor })
 }
 
@@ -307,7 +312,11 @@ async fn create_call(
         return Err(ApiProblem::new(
             StatusCode::PAYMENT_REQUIRED,
             "insufficient_quota",
-            format!("You need {max_duration} minutes but have {available} remaining"),
+            format!(
+                "You need {} minutes but have {} remaining",
+                minutes(max_duration),
+                minutes(available)
+            ),
         ));
     }
     account.reserved_minutes += max_duration;
@@ -338,6 +347,11 @@ async fn create_call(
     account.add_call(record);
     world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)
+}
+
+/// Minutes for people: at most two decimals (`2.5`, `10`, `498.38`).
+fn minutes(value: f64) -> String {
+    ((value * 100.0).round() / 100.0).to_string()
 }
 
 /// 400 on `field` unless `url` is an absolute http(s) URL (webhooks go nowhere else).
@@ -449,7 +463,7 @@ async fn list_campaigns(
     let campaigns = world.accounts[caller.account]
         .campaigns
         .iter()
-        .map(|c| (c.seq, c.campaign.clone()));
+        .map(|c| (c.seq, &c.campaign));
     let (data, next_cursor) = page(campaigns, &query)?;
     ok(StatusCode::OK, &CampaignList { data, next_cursor })
 }
@@ -536,7 +550,7 @@ async fn list_numbers(
         .numbers
         .iter()
         .filter(|n| n.number.status != Some(PhoneNumberStatus::Deleted))
-        .map(|n| (n.seq, n.number.clone()));
+        .map(|n| (n.seq, &n.number));
     let (data, next_cursor) = page(numbers, &query)?;
     ok(StatusCode::OK, &PhoneNumberList { data, next_cursor })
 }

@@ -113,6 +113,8 @@ pub(crate) struct Account {
     pub(crate) active: Vec<usize>,
     /// Index into `calls` by call id.
     pub(crate) by_id: HashMap<String, usize>,
+    /// Indexes into `calls` by campaign id, oldest first.
+    pub(crate) by_campaign: HashMap<String, Vec<usize>>,
     pub(crate) plan_minutes: f64,
     pub(crate) bonus_minutes: f64,
     pub(crate) used_minutes: f64,
@@ -123,6 +125,12 @@ impl Account {
     pub(crate) fn add_call(&mut self, record: CallRecord) {
         let index = self.calls.len();
         self.by_id.insert(record.call.id.clone(), index);
+        if let Some(campaign) = &record.call.campaign_id {
+            self.by_campaign
+                .entry(campaign.clone())
+                .or_default()
+                .push(index);
+        }
         self.active.push(index);
         self.calls.push(record);
     }
@@ -130,6 +138,14 @@ impl Account {
     pub(crate) fn call_mut(&mut self, id: &str) -> Option<&mut CallRecord> {
         let index = *self.by_id.get(id)?;
         self.calls.get_mut(index)
+    }
+
+    /// The calls of one campaign, oldest first.
+    pub(crate) fn campaign_calls<'a>(
+        &'a self,
+        campaign: &str,
+    ) -> impl DoubleEndedIterator<Item = &'a CallRecord> + 'a {
+        campaign_calls(&self.calls, &self.by_campaign, campaign)
     }
 
     pub(crate) fn total_minutes(&self) -> f64 {
@@ -239,20 +255,11 @@ impl World {
                     continue;
                 }
                 let id = campaign.campaign.id.clone();
-                let active = account
-                    .calls
-                    .iter()
-                    .filter(|c| {
-                        c.call.campaign_id.as_deref() == Some(&id) && !is_final(&c.call.status)
-                    })
-                    .count() as i64;
-                let last_minute = account
-                    .calls
-                    .iter()
-                    .filter(|c| {
-                        c.call.campaign_id.as_deref() == Some(&id)
-                            && now - c.call.created_at < Span::minutes(1)
-                    })
+                let calls = || campaign_calls(&account.calls, &account.by_campaign, &id);
+                let active = calls().filter(|c| !is_final(&c.call.status)).count() as i64;
+                let last_minute = calls()
+                    .rev()
+                    .take_while(|c| now - c.call.created_at < Span::minutes(1))
                     .count() as i64;
                 let per_minute = campaign.campaign.max_calls_per_minute.unwrap_or(10).max(1);
                 let concurrent = campaign.campaign.max_concurrent_calls.unwrap_or(2).max(1);
@@ -272,6 +279,20 @@ impl World {
             account.add_call(record);
         }
     }
+}
+
+/// The calls of one campaign, oldest first (by field, for callers that hold
+/// other parts of the account mutably).
+fn campaign_calls<'a>(
+    calls: &'a [CallRecord],
+    by_campaign: &'a HashMap<String, Vec<usize>>,
+    campaign: &str,
+) -> impl DoubleEndedIterator<Item = &'a CallRecord> + 'a {
+    by_campaign
+        .get(campaign)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|&index| calls.get(index))
 }
 
 pub(crate) fn is_final(status: &CallGatewayStatus) -> bool {
@@ -473,11 +494,8 @@ fn refresh_campaign_stats(
         if !stale {
             continue;
         }
-        let calls: Vec<&Call> = account
-            .calls
-            .iter()
+        let calls: Vec<&Call> = campaign_calls(&account.calls, &account.by_campaign, &id)
             .map(|c| &c.call)
-            .filter(|c| c.campaign_id.as_deref() == Some(&id))
             .collect();
         let made = calls.len() as i64;
         let completed = calls

@@ -140,3 +140,41 @@ async fn a_replayed_problem_keeps_its_request_id() {
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.headers["x-request-id"], first.headers["x-request-id"]);
 }
+
+#[tokio::test]
+async fn the_quota_problem_gives_minutes_people_can_read() {
+    let sandbox = topcalls_sandbox::Sandbox::builder()
+        .clock(topcalls_sandbox::ClockMode::Manual)
+        .balance_minutes(20.0)
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&sandbox);
+    let key = sandbox.api_key();
+    let id = api
+        .post("/v1/calls", key, Some(call_body("+15551234567")))
+        .await
+        .body["call_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Connected after 3 s, stopped 37 s later: 0.6166… minutes used.
+    sandbox.advance(Duration::from_secs(40));
+    let stopped = api.post(&format!("/v1/calls/{id}/stop"), key, None).await;
+    assert_eq!(stopped.status, 200);
+    assert_eq!(
+        api.post("/v1/calls", key, Some(call_body("+15551234567")))
+            .await
+            .status,
+        201
+    );
+    let refused = api
+        .post("/v1/calls", key, Some(call_body("+15551234567")))
+        .await;
+    assert_eq!(refused.status, 402);
+    // 20 − 0.6166… used − 10 reserved.
+    assert_eq!(
+        refused.body["detail"],
+        "You need 10 minutes but have 9.38 remaining"
+    );
+}
