@@ -613,6 +613,13 @@ impl Seen {
             self.ids.remove(&id);
         }
     }
+
+    /// Drops every stale entry of `order`.
+    fn compact(&mut self) {
+        let ids = &self.ids;
+        self.order
+            .retain(|(n, _, id)| ids.get(id).is_some_and(|&(current, _)| current == *n));
+    }
 }
 
 impl Default for Deduplicator {
@@ -664,8 +671,11 @@ impl Deduplicator {
         seen.next += 1;
         seen.ids.insert(id.to_string(), (n, now));
         seen.order.push_back((n, now, id.to_string()));
-        while seen.ids.len() > self.capacity || seen.order.len() > 2 * self.capacity {
+        while seen.ids.len() > self.capacity {
             seen.pop_oldest();
+        }
+        if seen.order.len() > self.capacity.saturating_mul(2) {
+            seen.compact();
         }
         true
     }
@@ -1085,11 +1095,13 @@ mod tests {
     #[test]
     fn the_deduplicator_stays_bounded_when_ids_are_forgotten() {
         let dedup = Deduplicator::new(3);
+        assert!(dedup.first_seen("kept"));
         for i in 0..1000 {
             let id = format!("m{}", i % 5);
             dedup.first_seen(&id);
             dedup.forget(&id);
         }
+        assert!(!dedup.first_seen("kept"), "forgotten ids evict nothing");
         let seen = dedup.seen.lock().unwrap();
         assert!(seen.ids.len() <= 3 && seen.order.len() <= 6);
     }
