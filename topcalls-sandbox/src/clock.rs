@@ -11,11 +11,18 @@ use chrono::{DateTime, Utc};
 pub enum ClockMode {
     /// Sandbox time runs `speed` times faster than real time.
     Auto {
-        /// How many sandbox seconds pass per real second.
+        /// How many sandbox seconds pass per real second, from 0 to
+        /// [`ClockMode::MAX_SPEED`] (values outside are clamped; NaN is 1).
         speed: f64,
     },
     /// Sandbox time moves only through [`crate::Sandbox::advance`].
     Manual,
+}
+
+impl ClockMode {
+    /// The fastest automatic clock: a real day is 27 sandbox years, and sandbox
+    /// timestamps stay far from the end of the calendar.
+    pub const MAX_SPEED: f64 = 10_000.0;
 }
 
 impl Default for ClockMode {
@@ -50,7 +57,12 @@ impl Clock {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let running = match self.mode {
-            ClockMode::Auto { speed } => self.started.elapsed().mul_f64(speed.max(0.0)),
+            ClockMode::Auto { speed } => {
+                let speed = if speed.is_nan() { 1.0 } else { speed };
+                self.started
+                    .elapsed()
+                    .mul_f64(speed.clamp(0.0, ClockMode::MAX_SPEED))
+            }
             ClockMode::Manual => Duration::ZERO,
         };
         let elapsed = chrono::Duration::from_std(running + offset).unwrap_or(chrono::Duration::MAX);
@@ -62,5 +74,31 @@ impl Clock {
             .offset
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_speed_gives_a_time() {
+        for speed in [f64::INFINITY, f64::NAN, -5.0, 1e300] {
+            let clock = Clock::new(ClockMode::Auto { speed });
+            std::thread::sleep(Duration::from_millis(2));
+            let now = clock.now();
+            assert!(now >= clock.base, "{speed}");
+            assert!(now - clock.base < chrono::Duration::days(1), "{speed}");
+        }
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_advanced() {
+        let clock = Clock::new(ClockMode::Manual);
+        let before = clock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(clock.now(), before);
+        clock.advance(Duration::from_secs(90));
+        assert_eq!(clock.now() - before, chrono::Duration::seconds(90));
     }
 }

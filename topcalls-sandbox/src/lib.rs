@@ -128,10 +128,15 @@ impl SandboxBuilder {
         self.rate_limit = Some(per_minute);
         self
     }
-    /// Call minutes each account starts with (default 500).
+    /// Call minutes each account starts with (default 500; kept within 0 to
+    /// 10¹², NaN is 0, so that balances stay finite JSON numbers).
     #[must_use]
     pub fn balance_minutes(mut self, minutes: f64) -> Self {
-        self.balance_minutes = minutes;
+        self.balance_minutes = if minutes.is_nan() {
+            0.0
+        } else {
+            minutes.clamp(0.0, 1e12)
+        };
         self
     }
 

@@ -9,8 +9,8 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Sandbox seconds per real second.
-    #[arg(long, default_value_t = 120.0)]
+    /// Sandbox seconds per real second (0 to 10000).
+    #[arg(long, default_value_t = 120.0, value_parser = speed)]
     speed: f64,
     /// Requests per minute per key before 429 (off when absent).
     #[arg(long)]
@@ -19,8 +19,25 @@ struct Args {
     #[arg(long)]
     api_key: Option<String>,
     /// Call minutes each account starts with.
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = 500.0, value_parser = minutes)]
     balance_minutes: f64,
+}
+
+fn speed(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(speed) if (0.0..=topcalls_sandbox::ClockMode::MAX_SPEED).contains(&speed) => Ok(speed),
+        _ => Err(format!(
+            "a number from 0 to {}",
+            topcalls_sandbox::ClockMode::MAX_SPEED
+        )),
+    }
+}
+
+fn minutes(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(minutes) if minutes.is_finite() && minutes >= 0.0 => Ok(minutes),
+        _ => Err("a finite number of minutes, 0 or more".into()),
+    }
 }
 
 #[tokio::main]
