@@ -2,11 +2,13 @@
 
 use std::fmt;
 
-use futures::Stream;
+use std::num::NonZeroU64;
+
 use progenitor_client::ResponseValue;
 
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
+use crate::pagination::{List, Listing};
 use crate::types::Call;
 use crate::types::{
     CallGatewayStatus, CallList, CallOutcomeFilter, CancelCallResponse, CreateCallRequest,
@@ -83,15 +85,10 @@ impl<'a> Calls<'a> {
             .map(ResponseValue::into_inner)
     }
 
-    /// Lists calls, newest first: one page with [`ListCalls::page`], or every
-    /// call with [`ListCalls::stream`].
+    /// Lists calls, newest first: one page with [`List::page`], or every
+    /// call with [`List::stream`].
     pub fn list(&self) -> ListCalls<'a> {
-        ListCalls {
-            client: self.client,
-            query: ListQuery::default(),
-            status: None,
-            campaign_id: None,
-        }
+        List::new(self.client, CallFilters::default())
     }
 
     /// Stops a queued or in-progress call (`409` otherwise).
@@ -145,66 +142,41 @@ pub fn is_finished(call: &Call) -> bool {
     terminal && call.completed != Some(false)
 }
 
-/// Paging parameters shared by every list.
+/// Filters of a call listing. See [`ListCalls`].
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ListQuery {
-    pub(crate) limit: Option<u32>,
-    pub(crate) cursor: Option<String>,
-}
-
-/// A call listing: filters, then [`ListCalls::page`] or [`ListCalls::stream`].
-#[derive(Debug, Clone)]
-pub struct ListCalls<'a> {
-    client: &'a Client,
-    query: ListQuery,
+pub struct CallFilters {
     status: Option<CallOutcomeFilter>,
     campaign_id: Option<String>,
 }
 
-impl<'a> ListCalls<'a> {
-    /// Items per page, 1–200 (server default 50).
-    #[must_use]
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.query.limit = Some(limit);
-        self
-    }
-    /// Start from this cursor (a `next_cursor` from an earlier page).
-    #[must_use]
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.query.cursor = Some(cursor.into());
-        self
-    }
+/// A call listing: filters, then [`List::page`] or [`List::stream`].
+pub type ListCalls<'a> = List<'a, CallFilters>;
+
+impl ListCalls<'_> {
     /// Only calls with this telephony outcome.
     #[must_use]
     pub fn status(mut self, status: CallOutcomeFilter) -> Self {
-        self.status = Some(status);
+        self.filters.status = Some(status);
         self
     }
     /// Only calls of this campaign.
     #[must_use]
     pub fn campaign_id(mut self, campaign_id: impl Into<String>) -> Self {
-        self.campaign_id = Some(campaign_id.into());
+        self.filters.campaign_id = Some(campaign_id.into());
         self
     }
+}
 
-    /// One page, from the cursor set with [`ListCalls::cursor`] (or the newest).
-    pub async fn page(&self) -> Result<CallList> {
-        self.fetch(self.query.cursor.clone()).await
-    }
+impl Listing for CallFilters {
+    type Page = CallList;
 
-    /// Every call from the cursor on, one page in memory at a time; pages
-    /// are fetched only as the stream is consumed.
-    pub fn stream(self) -> impl Stream<Item = Result<Call>> + 'a {
-        let first = self.query.cursor.clone();
-        crate::pagination::paginate(first, move |cursor| {
-            let this = self.clone();
-            async move { this.fetch(cursor).await }
-        })
-    }
-
-    async fn fetch(&self, cursor: Option<String>) -> Result<CallList> {
-        let limit = validate::limit(self.query.limit)?;
-        self.client
+    async fn fetch(
+        &self,
+        client: &Client,
+        limit: Option<NonZeroU64>,
+        cursor: Option<String>,
+    ) -> Result<CallList> {
+        client
             .run("list_calls", RequestOptions::default(), |raw, _| {
                 let mut request = raw.list_calls();
                 if let Some(limit) = limit {

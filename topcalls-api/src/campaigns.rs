@@ -1,11 +1,12 @@
 //! `client.campaigns()`: monitor and control campaigns made in the dashboard.
 
-use futures::Stream;
+use std::num::NonZeroU64;
+
 use progenitor_client::ResponseValue;
 
-use crate::calls::ListQuery;
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
+use crate::pagination::{List, Listing};
 use crate::types::{Campaign, CampaignActionResponse, CampaignList, CampaignStatus};
 use crate::validate;
 use crate::wait::{self, WaitOptions};
@@ -37,10 +38,7 @@ impl<'a> Campaigns<'a> {
 
     /// Lists campaigns: one page or a stream of every campaign.
     pub fn list(&self) -> ListCampaigns<'a> {
-        ListCampaigns {
-            client: self.client,
-            query: ListQuery::default(),
-        }
+        List::new(self.client, CampaignFilters::default())
     }
 
     /// Starts (or resumes) a draft, scheduled or paused campaign (`409` otherwise).
@@ -98,41 +96,23 @@ impl<'a> Campaigns<'a> {
     }
 }
 
-/// A campaign listing: [`ListCampaigns::page`] or [`ListCampaigns::stream`].
-#[derive(Debug, Clone)]
-pub struct ListCampaigns<'a> {
-    client: &'a Client,
-    query: ListQuery,
-}
+/// A campaign listing (no filters): [`List::page`] or [`List::stream`].
+pub type ListCampaigns<'a> = List<'a, CampaignFilters>;
 
-impl<'a> ListCampaigns<'a> {
-    /// Items per page, 1–200.
-    #[must_use]
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.query.limit = Some(limit);
-        self
-    }
-    /// Start from this cursor.
-    #[must_use]
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.query.cursor = Some(cursor.into());
-        self
-    }
-    /// One page.
-    pub async fn page(&self) -> Result<CampaignList> {
-        self.fetch(self.query.cursor.clone()).await
-    }
-    /// Every campaign, fetched page by page as the stream is consumed.
-    pub fn stream(self) -> impl Stream<Item = Result<Campaign>> + 'a {
-        let first = self.query.cursor.clone();
-        crate::pagination::paginate(first, move |cursor| {
-            let this = self.clone();
-            async move { this.fetch(cursor).await }
-        })
-    }
-    async fn fetch(&self, cursor: Option<String>) -> Result<CampaignList> {
-        let limit = validate::limit(self.query.limit)?;
-        self.client
+/// Filters of a campaign listing (none yet).
+#[derive(Debug, Clone, Default)]
+pub struct CampaignFilters {}
+
+impl Listing for CampaignFilters {
+    type Page = CampaignList;
+
+    async fn fetch(
+        &self,
+        client: &Client,
+        limit: Option<NonZeroU64>,
+        cursor: Option<String>,
+    ) -> Result<CampaignList> {
+        client
             .run("list_campaigns", RequestOptions::default(), |raw, _| {
                 let mut request = raw.list_campaigns();
                 if let Some(limit) = limit {

@@ -49,15 +49,15 @@ pub mod webhooks;
 )]
 pub mod generated;
 
-pub use calls::{Calls, ListCalls, is_finished};
-pub use campaigns::{Campaigns, ListCampaigns};
+pub use calls::{CallFilters, Calls, ListCalls, is_finished};
+pub use campaigns::{CampaignFilters, Campaigns, ListCampaigns};
 pub use catalog::{ListBuiltinVoices, WebhookSubscriptions};
 pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
 };
 pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
-pub use pagination::Page;
-pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
+pub use pagination::{List, Listing, Page};
+pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumberFilters, PhoneNumbers};
 pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;

@@ -1,9 +1,13 @@
 //! Cursor pagination (`{data, next_cursor}`) as a lazy `Stream` of items.
 
+use std::num::NonZeroU64;
+
 use futures::stream::{self, Stream, StreamExt};
 
+use crate::client::Client;
 use crate::error::Result;
 use crate::types::{CallList, CampaignList, PhoneNumberList};
+use crate::validate;
 
 /// One page of a cursor-paginated list.
 pub trait Page {
@@ -72,4 +76,83 @@ where
         Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
         Err(error) => stream::once(async move { Err(error) }).right_stream(),
     })
+}
+
+/// What one kind of listing sends besides `limit` and `cursor` (its filters),
+/// and how it fetches a page. Implemented by the SDK for calls, campaigns and
+/// phone numbers.
+pub trait Listing: Clone + Send + Sync {
+    /// The page type.
+    type Page: Page;
+    /// Fetches one page.
+    fn fetch(
+        &self,
+        client: &Client,
+        limit: Option<NonZeroU64>,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<Self::Page>> + Send;
+}
+
+/// A cursor-paginated listing: set filters and paging, then read one page
+/// with [`List::page`] or every item with [`List::stream`].
+#[derive(Debug, Clone)]
+pub struct List<'a, L> {
+    client: &'a Client,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    pub(crate) filters: L,
+}
+
+impl<'a, L: Listing> List<'a, L> {
+    pub(crate) fn new(client: &'a Client, filters: L) -> Self {
+        Self {
+            client,
+            limit: None,
+            cursor: None,
+            filters,
+        }
+    }
+
+    /// Items per page, 1–200 (server default 50); checked before sending.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Start from this cursor (a `next_cursor` from an earlier page).
+    #[must_use]
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// One page, from the cursor set with [`List::cursor`] (or the newest).
+    pub async fn page(&self) -> Result<L::Page> {
+        let limit = validate::limit(self.limit)?;
+        self.filters
+            .fetch(self.client, limit, self.cursor.clone())
+            .await
+    }
+
+    /// Every item from the cursor on, newest first, one page in memory at a
+    /// time; a page is fetched only when the stream needs it.
+    pub fn stream(self) -> impl Stream<Item = Result<<L::Page as Page>::Item>> + 'a
+    where
+        L: 'a,
+    {
+        let Self {
+            client,
+            limit,
+            cursor,
+            filters,
+        } = self;
+        paginate(cursor, move |cursor| {
+            let filters = filters.clone();
+            async move {
+                let limit = validate::limit(limit)?;
+                filters.fetch(client, limit, cursor).await
+            }
+        })
+    }
 }

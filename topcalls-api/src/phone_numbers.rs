@@ -2,12 +2,13 @@
 
 use std::fmt;
 
-use futures::Stream;
+use std::num::NonZeroU64;
+
 use progenitor_client::ResponseValue;
 
-use crate::calls::ListQuery;
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
+use crate::pagination::{List, Listing};
 use crate::types::{
     Carrier, CarrierList, CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumber,
     PhoneNumberList,
@@ -81,10 +82,7 @@ impl<'a> PhoneNumbers<'a> {
 
     /// Lists numbers: one page or a stream of every number.
     pub fn list(&self) -> ListPhoneNumbers<'a> {
-        ListPhoneNumbers {
-            client: self.client,
-            query: ListQuery::default(),
-        }
+        List::new(self.client, PhoneNumberFilters::default())
     }
 
     /// SIP carriers (bring your own carrier).
@@ -95,41 +93,23 @@ impl<'a> PhoneNumbers<'a> {
     }
 }
 
-/// A phone number listing: [`ListPhoneNumbers::page`] or [`ListPhoneNumbers::stream`].
-#[derive(Debug, Clone)]
-pub struct ListPhoneNumbers<'a> {
-    client: &'a Client,
-    query: ListQuery,
-}
+/// A phone number listing (no filters): [`List::page`] or [`List::stream`].
+pub type ListPhoneNumbers<'a> = List<'a, PhoneNumberFilters>;
 
-impl<'a> ListPhoneNumbers<'a> {
-    /// Items per page, 1–200.
-    #[must_use]
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.query.limit = Some(limit);
-        self
-    }
-    /// Start from this cursor.
-    #[must_use]
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.query.cursor = Some(cursor.into());
-        self
-    }
-    /// One page.
-    pub async fn page(&self) -> Result<PhoneNumberList> {
-        self.fetch(self.query.cursor.clone()).await
-    }
-    /// Every number, fetched page by page as the stream is consumed.
-    pub fn stream(self) -> impl Stream<Item = Result<PhoneNumber>> + 'a {
-        let first = self.query.cursor.clone();
-        crate::pagination::paginate(first, move |cursor| {
-            let this = self.clone();
-            async move { this.fetch(cursor).await }
-        })
-    }
-    async fn fetch(&self, cursor: Option<String>) -> Result<PhoneNumberList> {
-        let limit = validate::limit(self.query.limit)?;
-        self.client
+/// Filters of a phone number listing (none yet).
+#[derive(Debug, Clone, Default)]
+pub struct PhoneNumberFilters {}
+
+impl Listing for PhoneNumberFilters {
+    type Page = PhoneNumberList;
+
+    async fn fetch(
+        &self,
+        client: &Client,
+        limit: Option<NonZeroU64>,
+        cursor: Option<String>,
+    ) -> Result<PhoneNumberList> {
+        client
             .run("list_phone_numbers", RequestOptions::default(), |raw, _| {
                 let mut request = raw.list_phone_numbers();
                 if let Some(limit) = limit {
