@@ -465,3 +465,47 @@ async fn a_success_body_that_does_not_decode_is_a_decode_error() {
     assert_eq!(error.request_id(), Some("req_0"));
     assert_eq!(error.status().map(|s| s.as_u16()), Some(200));
 }
+
+#[tokio::test]
+async fn every_response_reports_its_request_id_to_observers() {
+    let server = ScriptedServer::script(vec![
+        Action::json(503, problem(503, "unavailable")),
+        created(),
+        Action::json(404, problem(404, "not_found")),
+    ])
+    .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let client = Client::builder()
+        .api_key("tc_test_k")
+        .base_url(server.url())
+        .retry(RetryPolicy::default().base_delay(Duration::from_millis(5)))
+        .on_response(move |info| sink.lock().unwrap().push(info.clone()))
+        .build()
+        .unwrap();
+    client.calls().create(new_call()).await.unwrap();
+    client.calls().get("call_1").await.unwrap_err();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        (seen[0].operation, seen[0].status, seen[0].attempts),
+        ("create_call", Some(201), 2)
+    );
+    assert_eq!(
+        seen[0].request_id.as_deref(),
+        Some("req_1"),
+        "the successful attempt's id"
+    );
+    assert_eq!(
+        seen[0].idempotency_key.as_deref(),
+        Some(keys(&server)[0].as_str())
+    );
+    assert_eq!(
+        (
+            seen[1].operation,
+            seen[1].status,
+            seen[1].request_id.as_deref()
+        ),
+        ("get_call", Some(404), Some("req_2"))
+    );
+}

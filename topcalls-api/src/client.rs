@@ -35,6 +35,29 @@ pub const BASE_URL_ENV: &str = "TOPCALLS_BASE_URL";
 pub struct Client {
     raw: generated::Client,
     deadline: Option<Duration>,
+    observer: Option<Observer>,
+}
+
+type Observer = Arc<dyn Fn(&ResponseInfo) + Send + Sync>;
+
+/// What the client saw of one operation, handed to
+/// [`ClientBuilder::on_response`] observers: for logs, metrics, and the
+/// request id of successful responses.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResponseInfo {
+    /// The `operationId`, e.g. `create_call`.
+    pub operation: &'static str,
+    /// The HTTP status of the last response, if one arrived.
+    pub status: Option<u16>,
+    /// Its `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// The idempotency key every attempt carried (POST only).
+    pub idempotency_key: Option<String>,
+    /// Time from the first attempt to the result, waits included.
+    pub elapsed: Duration,
 }
 
 impl fmt::Debug for Client {
@@ -106,6 +129,7 @@ impl Client {
             operation,
             status = tracing::field::Empty
         );
+        let started = std::time::Instant::now();
         let request = transport::record(exchange.clone(), send(&self.raw, idempotency_key));
         let limit = deadline.or(self.deadline);
         let request = async move {
@@ -121,6 +145,20 @@ impl Client {
             request.instrument(span.clone()).await
         };
         let recorded = transport::take(&exchange);
+        if let Some(observer) = &self.observer {
+            observer(&ResponseInfo {
+                operation,
+                status: recorded.last_status.map(|s| s.as_u16()),
+                request_id: recorded
+                    .last_request_id
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                attempts: recorded.attempts,
+                idempotency_key: recorded.idempotency_key.clone(),
+                elapsed: started.elapsed(),
+            });
+        }
         match outcome {
             Some(Ok(value)) => {
                 if !span.is_disabled() {
@@ -254,6 +292,7 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
     deadline: Option<Duration>,
+    observer: Option<Observer>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -350,6 +389,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `observer` after every operation with its status, request id,
+    /// attempts and elapsed time, whether it succeeded or not.
+    ///
+    /// ```
+    /// let client = topcalls_api::Client::builder()
+    ///     .api_key("tc_live_example")
+    ///     .on_response(|info| eprintln!("{} {:?} request id {:?}", info.operation, info.status, info.request_id))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), topcalls_api::Error>(())
+    /// ```
+    #[must_use]
+    pub fn on_response(mut self, observer: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let source = self.api_key_source.unwrap_or(API_KEY_ENV);
@@ -396,6 +451,7 @@ impl ClientBuilder {
         Ok(Client {
             raw: generated::Client::new_with_client(&base_url, http, inner),
             deadline: self.deadline,
+            observer: self.observer,
         })
     }
 }

@@ -54,6 +54,7 @@ pub use campaigns::{CampaignFilters, Campaigns, ListCampaigns};
 pub use catalog::{ListBuiltinVoices, WebhookSubscriptions};
 pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
+    ResponseInfo,
 };
 pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
 pub use pagination::{List, Listing, Page};
