@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use progenitor_client::{ClientHooks, Error as GenError, OperationInfo};
+use progenitor_client::{ClientHooks, ClientInfo as _, Error as GenError, OperationInfo};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
@@ -159,8 +159,6 @@ impl ClientHooks<Inner> for GeneratedClient {
         Ok(response)
     }
 }
-
-use progenitor_client::ClientInfo as _;
 
 /// A fresh idempotency key: `tc_` and a random UUID, within the API's
 /// 8–255 characters of `[A-Za-z0-9_-]`.
