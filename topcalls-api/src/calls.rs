@@ -4,8 +4,6 @@ use std::fmt;
 
 use std::num::NonZeroU64;
 
-use progenitor_client::ResponseValue;
-
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
 use crate::pagination::{List, Listing};
@@ -67,22 +65,20 @@ impl<'a> Calls<'a> {
         let body = validate::convert(request)?;
         validate::create_call(&body)?;
         self.client
-            .run_post("create_call", options, |raw, key| {
-                raw.create_call().idempotency_key(key).body(body).send()
+            .run_post(options, |raw, key| {
+                raw.create_call().idempotency_key(key).body(body)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// One call, with its transcript and summary once they exist.
     pub async fn get(&self, call_id: &str) -> Result<Call> {
         let call_id = validate::id("call_id", call_id)?;
         self.client
-            .run("get_call", RequestOptions::default(), |raw, _| {
-                raw.get_call().call_id(call_id).send()
+            .run(RequestOptions::default(), |raw| {
+                raw.get_call().call_id(call_id)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Lists calls, newest first: one page with [`List::page`], or every
@@ -95,25 +91,20 @@ impl<'a> Calls<'a> {
     pub async fn stop(&self, call_id: &str) -> Result<StopCallResponse> {
         let call_id = validate::id("call_id", call_id)?;
         self.client
-            .run_post("stop_call", RequestOptions::default(), |raw, key| {
-                raw.stop_call().call_id(call_id).idempotency_key(key).send()
+            .run_post(RequestOptions::default(), |raw, key| {
+                raw.stop_call().call_id(call_id).idempotency_key(key)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Cancels a call that has not started (`409` otherwise).
     pub async fn cancel(&self, call_id: &str) -> Result<CancelCallResponse> {
         let call_id = validate::id("call_id", call_id)?;
         self.client
-            .run_post("cancel_call", RequestOptions::default(), |raw, key| {
-                raw.cancel_call()
-                    .call_id(call_id)
-                    .idempotency_key(key)
-                    .send()
+            .run_post(RequestOptions::default(), |raw, key| {
+                raw.cancel_call().call_id(call_id).idempotency_key(key)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Polls the call until it has finished (`completed`, `failed` or
@@ -177,7 +168,7 @@ impl Listing for CallFilters {
         cursor: Option<String>,
     ) -> Result<CallList> {
         client
-            .run("list_calls", RequestOptions::default(), |raw, _| {
+            .run(RequestOptions::default(), |raw| {
                 let mut request = raw.list_calls();
                 if let Some(limit) = limit {
                     request = request.limit(limit);
@@ -191,9 +182,8 @@ impl Listing for CallFilters {
                 if let Some(campaign_id) = self.campaign_id.clone() {
                     request = request.campaign_id(campaign_id);
                 }
-                request.send()
+                request
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 }

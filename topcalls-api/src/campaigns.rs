@@ -2,8 +2,6 @@
 
 use std::num::NonZeroU64;
 
-use progenitor_client::ResponseValue;
-
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
 use crate::pagination::{List, Listing};
@@ -29,11 +27,10 @@ impl<'a> Campaigns<'a> {
     pub async fn get(&self, campaign_id: &str) -> Result<Campaign> {
         let campaign_id = validate::id("campaign_id", campaign_id)?;
         self.client
-            .run("get_campaign", RequestOptions::default(), |raw, _| {
-                raw.get_campaign().campaign_id(campaign_id).send()
+            .run(RequestOptions::default(), |raw| {
+                raw.get_campaign().campaign_id(campaign_id)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Lists campaigns: one page or a stream of every campaign.
@@ -45,28 +42,24 @@ impl<'a> Campaigns<'a> {
     pub async fn start(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
         let campaign_id = validate::id("campaign_id", campaign_id)?;
         self.client
-            .run_post("start_campaign", RequestOptions::default(), |raw, key| {
+            .run_post(RequestOptions::default(), |raw, key| {
                 raw.start_campaign()
                     .campaign_id(campaign_id)
                     .idempotency_key(key)
-                    .send()
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Pauses a running campaign: no new calls are queued, calls in flight finish.
     pub async fn pause(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
         let campaign_id = validate::id("campaign_id", campaign_id)?;
         self.client
-            .run_post("pause_campaign", RequestOptions::default(), |raw, key| {
+            .run_post(RequestOptions::default(), |raw, key| {
                 raw.pause_campaign()
                     .campaign_id(campaign_id)
                     .idempotency_key(key)
-                    .send()
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Polls the campaign until its run ends (`completed`, `cancelled` or
@@ -113,7 +106,7 @@ impl Listing for CampaignFilters {
         cursor: Option<String>,
     ) -> Result<CampaignList> {
         client
-            .run("list_campaigns", RequestOptions::default(), |raw, _| {
+            .run(RequestOptions::default(), |raw| {
                 let mut request = raw.list_campaigns();
                 if let Some(limit) = limit {
                     request = request.limit(limit);
@@ -121,9 +114,8 @@ impl Listing for CampaignFilters {
                 if let Some(cursor) = cursor {
                     request = request.cursor(cursor);
                 }
-                request.send()
+                request
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 }

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use progenitor_client::ResponseValue;
-
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
 use crate::types::{
@@ -15,11 +13,8 @@ use crate::validate;
 impl Client {
     /// The models calls can use right now (availability changes over time).
     pub async fn models(&self) -> Result<ModelList> {
-        self.run("list_models", RequestOptions::default(), |raw, _| {
-            raw.list_models().send()
-        })
-        .await
-        .map(ResponseValue::into_inner)
+        self.run(RequestOptions::default(), |raw| raw.list_models())
+            .await
     }
 
     /// Built-in voices, optionally filtered.
@@ -32,20 +27,14 @@ impl Client {
 
     /// The account's voices: built-in, custom and cloned.
     pub async fn voices(&self) -> Result<AccountVoiceList> {
-        self.run("list_voices", RequestOptions::default(), |raw, _| {
-            raw.list_voices().send()
-        })
-        .await
-        .map(ResponseValue::into_inner)
+        self.run(RequestOptions::default(), |raw| raw.list_voices())
+            .await
     }
 
     /// Remaining call minutes and how they break down.
     pub async fn balance(&self) -> Result<Balance> {
-        self.run("get_balance", RequestOptions::default(), |raw, _| {
-            raw.get_balance().send()
-        })
-        .await
-        .map(ResponseValue::into_inner)
+        self.run(RequestOptions::default(), |raw| raw.get_balance())
+            .await
     }
 
     /// Webhook subscriptions of the account.
@@ -103,28 +92,23 @@ impl ListBuiltinVoices<'_> {
             language,
         } = self.filter;
         self.client
-            .run(
-                "list_builtin_voices",
-                RequestOptions::default(),
-                |raw, _| {
-                    let mut request = raw.list_builtin_voices();
-                    if let Some(mode) = mode {
-                        request = request.mode(mode);
-                    }
-                    if let Some(provider) = provider {
-                        request = request.provider(provider);
-                    }
-                    if let Some(gender) = gender {
-                        request = request.gender(gender);
-                    }
-                    if let Some(language) = language {
-                        request = request.language(language);
-                    }
-                    request.send()
-                },
-            )
+            .run(RequestOptions::default(), |raw| {
+                let mut request = raw.list_builtin_voices();
+                if let Some(mode) = mode {
+                    request = request.mode(mode);
+                }
+                if let Some(provider) = provider {
+                    request = request.provider(provider);
+                }
+                if let Some(gender) = gender {
+                    request = request.gender(gender);
+                }
+                if let Some(language) = language {
+                    request = request.language(language);
+                }
+                request
+            })
             .await
-            .map(ResponseValue::into_inner)
     }
 }
 
@@ -158,13 +142,11 @@ impl WebhookSubscriptions<'_> {
     {
         let body: CreateWebhookSubscriptionRequest = validate::convert(request)?;
         self.client
-            .run_post("create_webhook_subscription", options, |raw, key| {
+            .run_post(options, |raw, key| {
                 raw.create_webhook_subscription()
                     .idempotency_key(key)
                     .body(body)
-                    .send()
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 }

@@ -1,19 +1,18 @@
 //! The client, its configuration, and the one path every operation takes.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use progenitor_client::ResponseValue;
+use progenitor_client::ClientInfo as _;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use crate::error::{DeadlineError, Error, Result};
+use crate::error::{ApiError, DeadlineError, DecodeError, Error, Result};
 use crate::generated;
 use crate::retry::RetryPolicy;
-use crate::transport::{self, Exchange, Inner};
-use crate::types::Problem;
+use crate::transport::{self, Exchange, Inner, Operation};
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.topcalls.ai";
@@ -100,112 +99,153 @@ impl Client {
         &self.raw
     }
 
-    /// Runs one generated operation: options apply, the overall deadline
-    /// holds across attempts, and errors come back as [`Error`].
-    pub(crate) async fn run<'a, T, F>(
+    /// Runs one generated operation on the SDK's own path: options apply,
+    /// retries follow the policy, the overall deadline holds across
+    /// attempts, and errors come back as [`Error`].
+    pub(crate) async fn run<'a, O: Operation>(
         &'a self,
-        operation: &'static str,
         options: RequestOptions,
-        send: impl FnOnce(&'a generated::Client, Option<String>) -> F,
-    ) -> Result<ResponseValue<T>>
-    where
-        F: Future<
-            Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>,
-        >,
-    {
+        build: impl FnOnce(&'a generated::Client) -> O,
+    ) -> Result<O::Output> {
         let RequestOptions {
-            idempotency_key,
+            idempotency_key: _,
             retry,
             deadline,
-            ..
         } = options;
-        let exchange = Arc::new(Mutex::new(Exchange {
-            retry,
-            idempotency_key: idempotency_key.clone(),
-            ..Exchange::default()
-        }));
+        let mut request = build(&self.raw)
+            .into_request()
+            .map_err(crate::error::from_builder)?;
+        let idempotency_key =
+            transport::authorize(&self.raw.inner, &mut request).map_err(Error::InvalidRequest)?;
         let span = tracing::info_span!(
             "topcalls.operation",
-            operation,
+            operation = O::ID,
             status = tracing::field::Empty
         );
         let started = std::time::Instant::now();
-        let request = transport::record(exchange.clone(), send(&self.raw, idempotency_key));
+        let mut exchange = Exchange {
+            idempotency_key,
+            ..Exchange::default()
+        };
+        let policy = retry.as_ref().unwrap_or(&self.raw.inner.retry);
         let limit = deadline.or(self.deadline);
-        let request = async move {
-            match limit {
-                Some(limit) => tokio::time::timeout(limit, request).await.ok(),
-                None => Some(request.await),
+        let outcome = {
+            // Boxed: the attempt's state (the retry loop, reqwest's future)
+            // is large, and every wrapper below would move a copy of it.
+            let attempt =
+                Box::pin(self.attempt::<O::Output>(request, policy, O::ID, &mut exchange));
+            let attempt = async move {
+                match limit {
+                    Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
+                    None => Some(attempt.await),
+                }
+            };
+            // Spans cost even when nobody listens (the `log` bridge): skip them then.
+            if span.is_disabled() {
+                attempt.await
+            } else {
+                attempt.instrument(span.clone()).await
             }
         };
-        // Spans cost even when nobody listens (the `log` bridge): skip them then.
-        let outcome = if span.is_disabled() {
-            request.await
-        } else {
-            request.instrument(span.clone()).await
-        };
-        let recorded = transport::take(&exchange);
         if let Some(observer) = &self.observer {
             observer(&ResponseInfo {
-                operation,
-                status: recorded.last_status.map(|s| s.as_u16()),
-                request_id: recorded
+                operation: O::ID,
+                status: exchange.last_status.map(|s| s.as_u16()),
+                request_id: exchange
                     .last_request_id
                     .as_ref()
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
-                attempts: recorded.attempts,
-                idempotency_key: recorded.idempotency_key.clone(),
+                attempts: exchange.attempts,
+                idempotency_key: exchange.idempotency_key.clone(),
                 elapsed: started.elapsed(),
             });
         }
-        match outcome {
-            Some(Ok(value)) => {
-                if !span.is_disabled() {
-                    span.record("status", value.status().as_u16());
-                }
-                Ok(value)
+        let result = outcome.unwrap_or_else(|| {
+            Err(Error::Deadline(Box::new(DeadlineError {
+                deadline: limit.unwrap_or_default(),
+                idempotency_key: exchange.idempotency_key.take(),
+                may_have_taken_effect: exchange.maybe_sent,
+                attempts: exchange.attempts,
+            })))
+        });
+        if !span.is_disabled() {
+            if let Some(status) = exchange.last_status {
+                span.record("status", status.as_u16());
             }
-            Some(Err(error)) => {
-                let error = crate::error::from_generated(error, recorded);
-                if let Some(status) = error.status().filter(|_| !span.is_disabled()) {
-                    span.record("status", status.as_u16());
-                }
+            if let Err(error) = &result {
                 tracing::debug!(parent: &span, %error, "operation failed");
-                Err(error)
             }
-            None => Err(Error::Deadline(Box::new(DeadlineError {
-                deadline: deadline.or(self.deadline).unwrap_or_default(),
-                idempotency_key: recorded.idempotency_key,
-                may_have_taken_effect: recorded.maybe_sent,
-                attempts: recorded.attempts,
-            }))),
         }
+        result
+    }
+
+    /// Sends `request` under `policy` and reads the answer: the success body
+    /// decoded as `T`, or the error the API answered with.
+    async fn attempt<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::Request,
+        policy: &RetryPolicy,
+        operation: &'static str,
+        exchange: &mut Exchange,
+    ) -> Result<T> {
+        let response =
+            crate::retry::execute(self.raw.client(), request, operation, policy, |event| {
+                exchange.record(event);
+            })
+            .await
+            .map_err(|source| crate::error::transport(source, exchange))?;
+        let status = response.status();
+        if status.is_success() {
+            let body = response
+                .bytes()
+                .await
+                .map_err(|source| crate::error::transport(source, exchange))?;
+            // An empty body (`204 No Content`) reads as JSON `null`: `()`
+            // for operations without a body, a decode error for the others.
+            let json: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice(json).map_err(|source| {
+                Error::Decode(Box::new(DecodeError {
+                    status,
+                    request_id: exchange
+                        .last_request_id
+                        .as_ref()
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
+                    body,
+                    source,
+                }))
+            });
+        }
+        // Keep the raw error body: the Problem's extra members, or a body
+        // that is not Problem+JSON at all, stay reachable from the error.
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| crate::error::transport(source, exchange))?;
+        tracing::trace!(status = status.as_u16(), body = %crate::retry::truncated(&body), "error response body");
+        Err(Error::Api(Box::new(ApiError::new(
+            status,
+            headers,
+            body,
+            exchange.idempotency_key.clone(),
+        ))))
     }
 
     /// Like [`Client::run`] for a POST: the idempotency key is fixed before
     /// the first attempt (the caller's, or a fresh one) so that every retry,
     /// and every error, carries it.
-    pub(crate) async fn run_post<'a, T, F>(
+    pub(crate) async fn run_post<'a, O: Operation>(
         &'a self,
-        operation: &'static str,
         mut options: RequestOptions,
-        send: impl FnOnce(&'a generated::Client, String) -> F,
-    ) -> Result<ResponseValue<T>>
-    where
-        F: Future<
-            Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<Problem>>,
-        >,
-    {
+        build: impl FnOnce(&'a generated::Client, String) -> O,
+    ) -> Result<O::Output> {
         let key = match options.idempotency_key.take() {
             Some(key) => validate_idempotency_key(key)?,
             None => transport::new_idempotency_key(),
         };
-        options.idempotency_key = Some(key);
-        self.run(operation, options, |raw, key| {
-            send(raw, key.unwrap_or_default())
-        })
-        .await
+        self.run(options, |raw| build(raw, key)).await
     }
 }
 

@@ -358,67 +358,25 @@ impl std::error::Error for DecodeError {
     }
 }
 
-/// Turns the generated client's error into ours, using what the transport
-/// recorded about the exchange.
-pub(crate) fn from_generated(
-    error: progenitor_client::Error<Problem>,
-    exchange: Exchange,
-) -> Error {
-    use progenitor_client::Error as G;
-    let Exchange {
-        idempotency_key,
-        attempts,
-        last_status,
-        last_headers,
-        last_request_id,
-        last_error_body,
-        ..
-    } = exchange;
-    let api = |status: StatusCode, headers: HeaderMap, body: Bytes| {
-        Error::Api(Box::new(ApiError::new(
-            status,
-            headers,
-            body,
-            idempotency_key.clone(),
-        )))
-    };
+/// A request the generated builder could not make (a parameter that failed
+/// its type's checks, or a URL reqwest refused): nothing was sent.
+pub(crate) fn from_builder(error: progenitor_client::Error<Problem>) -> Error {
     match error {
-        G::InvalidRequest(message) | G::Custom(message) => Error::InvalidRequest(message),
-        G::CommunicationError(source)
-        | G::InvalidUpgrade(source)
-        | G::ResponseBodyError(source) => {
-            let may_have_taken_effect =
-                attempts > 0 && !source.is_connect() && !source.is_builder();
-            Error::Transport(Box::new(TransportError {
-                source,
-                idempotency_key,
-                may_have_taken_effect,
-                attempts,
-            }))
-        }
-        G::ErrorResponse(value) => {
-            let status = value.status();
-            let headers = value.headers().clone();
-            let body = last_error_body.unwrap_or_else(|| {
-                Bytes::from(serde_json::to_vec(&value.into_inner()).unwrap_or_default())
-            });
-            api(status, headers, body)
-        }
-        G::UnexpectedResponse(response) => {
-            let status = response.status();
-            let headers = response.headers().clone();
-            api(status, headers, last_error_body.unwrap_or_default())
-        }
-        G::InvalidResponsePayload(body, source) => match last_status {
-            Some(status) if !status.is_success() => {
-                api(status, last_headers.unwrap_or_default(), body)
-            }
-            status => Error::Decode(Box::new(DecodeError {
-                status: status.unwrap_or(StatusCode::OK),
-                request_id: last_request_id.and_then(|v| v.to_str().ok().map(str::to_string)),
-                body,
-                source,
-            })),
-        },
+        progenitor_client::Error::InvalidRequest(message) => Error::InvalidRequest(message),
+        other => Error::InvalidRequest(other.to_string()),
     }
+}
+
+/// No usable answer: the connection failed, an attempt timed out, or the
+/// body broke off. Whether the request may have taken effect follows from
+/// how far the attempts got.
+pub(crate) fn transport(source: reqwest::Error, exchange: &Exchange) -> Error {
+    let may_have_taken_effect =
+        exchange.attempts > 0 && !source.is_connect() && !source.is_builder();
+    Error::Transport(Box::new(TransportError {
+        source,
+        idempotency_key: exchange.idempotency_key.clone(),
+        may_have_taken_effect,
+        attempts: exchange.attempts,
+    }))
 }

@@ -3222,6 +3222,690 @@ pub mod builder {
             }
         }
     }
+    impl<'a> crate::transport::Operation for GetBalance<'a> {
+        type Output = types::Balance;
+        const ID: &'static str = "get_balance";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/balance", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListCalls<'a> {
+        type Output = types::CallList;
+        const ID: &'static str = "list_calls";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, campaign_id, cursor, limit, status } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/calls", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("campaign_id", &campaign_id))
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for CreateCall<'a> {
+        type Output = types::CreateCallResponse;
+        const ID: &'static str = "create_call";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateCallRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/calls", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for GetCall<'a> {
+        type Output = types::Call;
+        const ID: &'static str = "get_call";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, call_id } = self;
+            let call_id = call_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/calls/{}", client.baseurl, encode_path(& call_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for CancelCall<'a> {
+        type Output = types::CancelCallResponse;
+        const ID: &'static str = "cancel_call";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, call_id, idempotency_key } = self;
+            let call_id = call_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/calls/{}/cancel", client.baseurl, encode_path(& call_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for StopCall<'a> {
+        type Output = types::StopCallResponse;
+        const ID: &'static str = "stop_call";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, call_id, idempotency_key } = self;
+            let call_id = call_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/calls/{}/stop", client.baseurl, encode_path(& call_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListCampaigns<'a> {
+        type Output = types::CampaignList;
+        const ID: &'static str = "list_campaigns";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/campaigns", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for GetCampaign<'a> {
+        type Output = types::Campaign;
+        const ID: &'static str = "get_campaign";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, campaign_id } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for PauseCampaign<'a> {
+        type Output = types::CampaignActionResponse;
+        const ID: &'static str = "pause_campaign";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, campaign_id, idempotency_key } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}/pause", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for StartCampaign<'a> {
+        type Output = types::CampaignActionResponse;
+        const ID: &'static str = "start_campaign";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, campaign_id, idempotency_key } = self;
+            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/campaigns/{}/start", client.baseurl, encode_path(& campaign_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListModels<'a> {
+        type Output = types::ModelList;
+        const ID: &'static str = "list_models";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/models", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListPhoneNumbers<'a> {
+        type Output = types::PhoneNumberList;
+        const ID: &'static str = "list_phone_numbers";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for CreatePhoneNumber<'a> {
+        type Output = types::PhoneNumber;
+        const ID: &'static str = "create_phone_number";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreatePhoneNumberRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListCarriers<'a> {
+        type Output = types::CarrierList;
+        const ID: &'static str = "list_carriers";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for CreateCarrier<'a> {
+        type Output = types::Carrier;
+        const ID: &'static str = "create_carrier";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateCarrierRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for DeleteCarrier<'a> {
+        type Output = ();
+        const ID: &'static str = "delete_carrier";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, carrier_id } = self;
+            let carrier_id = carrier_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/phone-numbers/carriers/{}", client.baseurl, encode_path(&
+                carrier_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for GetPhoneNumber<'a> {
+        type Output = types::PhoneNumber;
+        const ID: &'static str = "get_phone_number";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, phone_number_id } = self;
+            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for DeletePhoneNumber<'a> {
+        type Output = ();
+        const ID: &'static str = "delete_phone_number";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, phone_number_id } = self;
+            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListVoices<'a> {
+        type Output = types::AccountVoiceList;
+        const ID: &'static str = "list_voices";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/voices", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for ListBuiltinVoices<'a> {
+        type Output = types::VoiceList;
+        const ID: &'static str = "list_builtin_voices";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, gender, language, mode, provider } = self;
+            let gender = gender.map_err(Error::InvalidRequest)?;
+            let language = language.map_err(Error::InvalidRequest)?;
+            let mode = mode.map_err(Error::InvalidRequest)?;
+            let provider = provider.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/voices/builtin", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("gender", &gender))
+                .query(&progenitor_client::QueryParam::new("language", &language))
+                .query(&progenitor_client::QueryParam::new("mode", &mode))
+                .query(&progenitor_client::QueryParam::new("provider", &provider))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
+    impl<'a> crate::transport::Operation for CreateWebhookSubscription<'a> {
+        type Output = types::WebhookSubscription;
+        const ID: &'static str = "create_webhook_subscription";
+        fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateWebhookSubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhooks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {

@@ -4,8 +4,6 @@ use std::fmt;
 
 use std::num::NonZeroU64;
 
-use progenitor_client::ResponseValue;
-
 use crate::client::{Client, RequestOptions};
 use crate::error::Result;
 use crate::pagination::{List, Listing};
@@ -46,38 +44,30 @@ impl<'a> PhoneNumbers<'a> {
     {
         let body: CreatePhoneNumberRequest = validate::convert(request)?;
         self.client
-            .run_post("create_phone_number", options, |raw, key| {
-                raw.create_phone_number()
-                    .idempotency_key(key)
-                    .body(body)
-                    .send()
+            .run_post(options, |raw, key| {
+                raw.create_phone_number().idempotency_key(key).body(body)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// One number.
     pub async fn get(&self, phone_number_id: &str) -> Result<PhoneNumber> {
         let id = validate::id("phone_number_id", phone_number_id)?;
         self.client
-            .run("get_phone_number", RequestOptions::default(), |raw, _| {
-                raw.get_phone_number().phone_number_id(id).send()
+            .run(RequestOptions::default(), |raw| {
+                raw.get_phone_number().phone_number_id(id)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Removes a number (soft delete: it stops appearing in reads and lists).
     pub async fn delete(&self, phone_number_id: &str) -> Result<()> {
         let id = validate::id("phone_number_id", phone_number_id)?;
         self.client
-            .run(
-                "delete_phone_number",
-                RequestOptions::default(),
-                |raw, _| raw.delete_phone_number().phone_number_id(id).send(),
-            )
+            .run(RequestOptions::default(), |raw| {
+                raw.delete_phone_number().phone_number_id(id)
+            })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Lists numbers: one page or a stream of every number.
@@ -110,7 +100,7 @@ impl Listing for PhoneNumberFilters {
         cursor: Option<String>,
     ) -> Result<PhoneNumberList> {
         client
-            .run("list_phone_numbers", RequestOptions::default(), |raw, _| {
+            .run(RequestOptions::default(), |raw| {
                 let mut request = raw.list_phone_numbers();
                 if let Some(limit) = limit {
                     request = request.limit(limit);
@@ -118,10 +108,9 @@ impl Listing for PhoneNumberFilters {
                 if let Some(cursor) = cursor {
                     request = request.cursor(cursor);
                 }
-                request.send()
+                request
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 }
 
@@ -150,31 +139,26 @@ impl Carriers<'_> {
         let body: CreateCarrierRequest = validate::convert(request)?;
         validate::create_carrier(&body)?;
         self.client
-            .run_post("create_carrier", options, |raw, key| {
-                raw.create_carrier().idempotency_key(key).body(body).send()
+            .run_post(options, |raw, key| {
+                raw.create_carrier().idempotency_key(key).body(body)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Every carrier of the account.
     pub async fn list(&self) -> Result<CarrierList> {
         self.client
-            .run("list_carriers", RequestOptions::default(), |raw, _| {
-                raw.list_carriers().send()
-            })
+            .run(RequestOptions::default(), |raw| raw.list_carriers())
             .await
-            .map(ResponseValue::into_inner)
     }
 
     /// Removes a carrier by its record `id` (not its `voip_carrier_sid`).
     pub async fn delete(&self, carrier_id: &str) -> Result<()> {
         let id = validate::id("carrier_id", carrier_id)?;
         self.client
-            .run("delete_carrier", RequestOptions::default(), |raw, _| {
-                raw.delete_carrier().carrier_id(id).send()
+            .run(RequestOptions::default(), |raw| {
+                raw.delete_carrier().carrier_id(id)
             })
             .await
-            .map(ResponseValue::into_inner)
     }
 }

@@ -1,20 +1,20 @@
-//! What every operation goes through: authentication, the user agent,
-//! idempotency keys, retries and a record of each attempt.
+//! What every request goes through: authentication, the user agent,
+//! idempotency keys, retries, and a record of the attempts.
 //!
-//! This is progenitor's `ClientHooks` for the generated client, so the
-//! generated builders (`Client::raw`) get the same behaviour as the
-//! hand-written layer.
+//! The hand-written layer runs each generated [`Operation`] on its own path
+//! ([`crate::Client`]'s `run`). The same behaviour reaches callers of the
+//! generated builders (`Client::raw`) through progenitor's `ClientHooks`.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo as _, Error as GenError, OperationInfo};
-use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{self, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use crate::generated::Client as GeneratedClient;
 use crate::retry::RetryPolicy;
+use crate::types::Problem;
 
 /// The `Idempotency-Key` request header.
 pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -40,81 +40,90 @@ impl fmt::Debug for Inner {
     }
 }
 
-/// What the transport learned about one logical request: filled in by the
-/// hooks, read by the hand-written layer to build errors.
-#[derive(Debug, Default, Clone)]
+/// One operation of the generated client, built from `openapi.yaml` by
+/// `cargo xtask generate`: every builder in `generated::builder` implements
+/// it with the request its `send()` would make.
+pub(crate) trait Operation {
+    /// The success body.
+    type Output: serde::de::DeserializeOwned;
+    /// The `operationId`.
+    const ID: &'static str;
+    /// The request: method, URL, query, headers and body, checked by the
+    /// generated parameter types. Nothing is sent. (The error is the
+    /// generated code's own type; it only occurs before sending.)
+    #[allow(clippy::result_large_err)]
+    fn into_request(self) -> Result<reqwest::Request, GenError<Problem>>;
+}
+
+/// What the client learned about one logical request while running it.
+#[derive(Debug, Default)]
 pub(crate) struct Exchange {
-    /// Retry policy for this request, when the caller overrode the client's.
-    pub(crate) retry: Option<RetryPolicy>,
     /// The idempotency key every attempt carried (POST only).
     pub(crate) idempotency_key: Option<String>,
     /// Attempts made so far.
     pub(crate) attempts: u32,
     /// Whether any attempt's request may have reached the server.
     pub(crate) maybe_sent: bool,
-    /// Status and headers of the last response received.
+    /// Status of the last response received.
     pub(crate) last_status: Option<StatusCode>,
-    pub(crate) last_headers: Option<HeaderMap>,
     /// `X-Request-Id` of the last response received.
     pub(crate) last_request_id: Option<HeaderValue>,
-    /// The body of the last response, when it had an error status.
-    pub(crate) last_error_body: Option<bytes::Bytes>,
 }
 
-/// The record of one logical request, shared between the hand-written layer
-/// (which keeps it even when a deadline drops the request future) and the hooks.
-pub(crate) type SharedExchange = Arc<Mutex<Exchange>>;
-
-tokio::task_local! {
-    static EXCHANGE: SharedExchange;
+impl Exchange {
+    /// Notes what the retry loop reports.
+    pub(crate) fn record(&mut self, event: crate::retry::Event<'_>) {
+        match event {
+            crate::retry::Event::Sending => {
+                self.attempts += 1;
+                self.maybe_sent = true;
+            }
+            crate::retry::Event::Response(status, headers) => {
+                self.last_status = Some(status);
+                self.last_request_id = headers.get(REQUEST_ID).cloned();
+            }
+        }
+    }
 }
 
-/// Runs `fut` with `exchange` as the record the hooks fill in.
-pub(crate) async fn record<F: Future>(exchange: SharedExchange, fut: F) -> F::Output {
-    EXCHANGE.scope(exchange, fut).await
+/// Sets what every request carries: the API key, the user agent and, on a
+/// POST, an idempotency key (a fresh one unless the request has one).
+/// Returns the idempotency key.
+pub(crate) fn authorize(
+    inner: &Inner,
+    request: &mut reqwest::Request,
+) -> Result<Option<String>, String> {
+    let is_post = request.method() == Method::POST;
+    let headers = request.headers_mut();
+    headers.insert(header::AUTHORIZATION, inner.authorization.clone());
+    headers.insert(header::USER_AGENT, inner.user_agent.clone());
+    if !is_post {
+        return Ok(None);
+    }
+    if let Some(existing) = headers.get(&IDEMPOTENCY_KEY) {
+        return existing
+            .to_str()
+            .map(|key| Some(key.to_string()))
+            .map_err(|_| "the idempotency key is not valid ASCII".to_string());
+    }
+    let key = new_idempotency_key();
+    let value = HeaderValue::try_from(key.as_str())
+        .map_err(|_| format!("invalid idempotency key `{key}`"))?;
+    headers.insert(IDEMPOTENCY_KEY, value);
+    Ok(Some(key))
 }
 
-/// Takes what was recorded so far.
-pub(crate) fn take(exchange: &SharedExchange) -> Exchange {
-    std::mem::take(&mut *exchange.lock().unwrap_or_else(PoisonError::into_inner))
-}
-
-fn with_exchange<R>(f: impl FnOnce(&mut Exchange) -> R) -> Option<R> {
-    EXCHANGE
-        .try_with(|e| f(&mut e.lock().unwrap_or_else(PoisonError::into_inner)))
-        .ok()
-}
-
+/// For callers of the generated builders: authentication, one idempotency
+/// key per `send()` reused by every retry, and the client's retry policy.
 impl ClientHooks<Inner> for GeneratedClient {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), GenError<E>> {
-        let inner = &self.inner;
-        let is_post = request.method() == Method::POST;
-        let headers = request.headers_mut();
-        headers.insert(header::AUTHORIZATION, inner.authorization.clone());
-        headers.insert(header::USER_AGENT, inner.user_agent.clone());
-        if is_post {
-            // One key per logical request, reused by every retry: a retried
-            // POST can never take effect twice.
-            let key = match headers.get(&IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) {
-                Some(existing) => existing.to_string(),
-                None => {
-                    let key = with_exchange(|e| e.idempotency_key.clone())
-                        .flatten()
-                        .unwrap_or_else(new_idempotency_key);
-                    let value = HeaderValue::try_from(key.as_str()).map_err(|_| {
-                        GenError::InvalidRequest(format!("invalid idempotency key `{key}`"))
-                    })?;
-                    request.headers_mut().insert(IDEMPOTENCY_KEY, value);
-                    key
-                }
-            };
-            with_exchange(|e| e.idempotency_key = Some(key));
-        }
-        Ok(())
+        authorize(&self.inner, request)
+            .map(drop)
+            .map_err(GenError::InvalidRequest)
     }
 
     async fn exec(
@@ -122,41 +131,16 @@ impl ClientHooks<Inner> for GeneratedClient {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let policy = with_exchange(|e| e.retry.clone())
-            .flatten()
-            .unwrap_or_else(|| self.inner.retry.clone());
-        let response = crate::retry::execute(
+        // Boxed: the retry loop's state is large, and the generated code
+        // would otherwise carry (and move) it inline.
+        Box::pin(crate::retry::execute(
             self.client(),
             request,
             info.operation_id,
-            &policy,
-            |event| {
-                with_exchange(|e| match event {
-                    crate::retry::Event::Sending => {
-                        e.attempts += 1;
-                        e.maybe_sent = true;
-                    }
-                    crate::retry::Event::Response(status, headers) => {
-                        e.last_status = Some(status);
-                        e.last_request_id = headers.get(REQUEST_ID).cloned();
-                        // The full headers only matter for an error.
-                        if !status.is_success() {
-                            e.last_headers = Some(headers.clone());
-                        }
-                    }
-                });
-            },
-        )
-        .await?;
-        if !response.status().is_client_error() && !response.status().is_server_error() {
-            return Ok(response);
-        }
-        // Keep the raw error body: the Problem's extra members, or a body
-        // that is not Problem+JSON at all, stay reachable from the error.
-        let (response, body) = crate::retry::buffer(response).await?;
-        tracing::trace!(status = response.status().as_u16(), body = %crate::retry::truncated(&body), "error response body");
-        with_exchange(|e| e.last_error_body = Some(body));
-        Ok(response)
+            &self.inner.retry,
+            |_| {},
+        ))
+        .await
     }
 }
 

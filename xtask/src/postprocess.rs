@@ -7,6 +7,11 @@
 //!    webhook payload) becomes forward compatible: it is `#[non_exhaustive]`,
 //!    gains `UnknownValue(String)` that keeps a value this SDK does not know, and
 //!    serializes that value back unchanged. Enums only ever sent stay strict.
+//! 3. Every operation builder implements `crate::transport::Operation`: the
+//!    request its `send()` would build (path, query, headers, body, all from
+//!    the spec), its `operationId` and its success type. The hand-written
+//!    layer executes that request on its own lean path; `send()` stays for
+//!    callers of the generated client.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +36,7 @@ pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Res
     };
     let (_, mut items) = types_mod.content.ok_or("`mod types` has no body")?;
     make_received_enums_lenient(&mut items, received)?;
+    add_operation_impls(&mut client)?;
     client.items.insert(
         index,
         parse_quote! {
@@ -45,6 +51,110 @@ pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Res
         items,
     };
     Ok(Split { types, client })
+}
+
+/// Adds `impl crate::transport::Operation` to every builder in `mod builder`,
+/// from its `send()`: the statements that build the request (everything
+/// before `let info = OperationInfo { .. }`), the operation id, and the `T`
+/// of `ResponseValue<T>`.
+fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
+    let builder = client
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == "builder" => m.content.as_mut(),
+            _ => None,
+        })
+        .ok_or("progenitor output has no `mod builder`")?;
+    let mut impls: Vec<Item> = Vec::new();
+    for item in &builder.1 {
+        let Item::Impl(i) = item else { continue };
+        if i.trait_.is_some() {
+            continue;
+        }
+        let Some(send) = i.items.iter().find_map(|item| match item {
+            syn::ImplItem::Fn(f) if f.sig.ident == "send" => Some(f),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let name = self_type_name(i).unwrap_or_default();
+        let output = success_type(&send.sig.output).ok_or_else(|| {
+            format!("`{name}::send` does not return `Result<ResponseValue<T>, _>`")
+        })?;
+        let (split, id) = send
+            .block
+            .stmts
+            .iter()
+            .enumerate()
+            .find_map(|(index, stmt)| operation_id(stmt).map(|id| (index, id)))
+            .ok_or_else(|| format!("`{name}::send` has no `let info = OperationInfo {{ .. }}`"))?;
+        let build = &send.block.stmts[..split];
+        let generics = &i.generics;
+        let self_ty = &i.self_ty;
+        impls.push(parse_quote! {
+            impl #generics crate::transport::Operation for #self_ty {
+                type Output = #output;
+                const ID: &'static str = #id;
+                fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
+                    #(#build)*
+                    Ok(request)
+                }
+            }
+        });
+    }
+    if impls.is_empty() {
+        return Err("no operation builders found in `mod builder`".into());
+    }
+    builder.1.extend(impls);
+    Ok(())
+}
+
+/// `T` in `-> Result<ResponseValue<T>, E>`.
+fn success_type(output: &syn::ReturnType) -> Option<syn::Type> {
+    fn first_generic(ty: &syn::Type, wrapper: &str) -> Option<syn::Type> {
+        let syn::Type::Path(p) = ty else { return None };
+        let last = p.path.segments.last()?;
+        if last.ident != wrapper {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    first_generic(&first_generic(ty, "Result")?, "ResponseValue")
+}
+
+/// The `operation_id` of `let info = OperationInfo { operation_id: "..." };`.
+fn operation_id(stmt: &syn::Stmt) -> Option<syn::LitStr> {
+    let syn::Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let syn::Expr::Struct(init) = &*local.init.as_ref()?.expr else {
+        return None;
+    };
+    if !init.path.is_ident("OperationInfo") {
+        return None;
+    }
+    init.fields
+        .iter()
+        .find_map(|field| match (&field.member, &field.expr) {
+            (
+                syn::Member::Named(n),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }),
+            ) if n == "operation_id" => Some(s.clone()),
+            _ => None,
+        })
 }
 
 fn make_received_enums_lenient(
