@@ -3,7 +3,8 @@
 //! `cargo bench -p topcalls-contract-tests --bench client_overhead`
 //!
 //! 1. Sequential `GET /v1/calls/{id}`: the SDK against raw `reqwest` doing the
-//!    same request (same headers, same decode into `types::Call`) to the same
+//!    same request (the same headers, user agent included, and the same decode
+//!    into `types::Call`) to the same
 //!    127.0.0.1 server, interleaved round by round; the median round ratio.
 //! 2. The same with 64 concurrent tasks.
 //! 3. The same sequential loop in Python `requests` (what TopCalls' docs
@@ -21,10 +22,13 @@ use topcalls_api::{Client, RetryPolicy};
 use topcalls_contract_tests::server::{Action, ScriptedServer};
 
 const KEY: &str = "tc_test_bench";
-const ROUNDS: usize = 20;
-const SEQUENTIAL: usize = 400;
+/// The SDK's default `User-Agent`: the baseline sends the same request, byte
+/// for byte, so the server does the same work for both.
+const USER_AGENT: &str = concat!("topcalls-rs/", env!("CARGO_PKG_VERSION"));
+const ROUNDS: usize = 30;
+const SEQUENTIAL: usize = 1000;
 const CONCURRENCY: usize = 64;
-const PER_TASK: usize = 25;
+const PER_TASK: usize = 50;
 const STREAMED: usize = 100_000;
 
 fn call_json(id: &str) -> serde_json::Value {
@@ -46,6 +50,7 @@ async fn raw_get(http: &reqwest::Client, url: &str) -> Call {
         .header("authorization", format!("Bearer {KEY}"))
         .header("accept", "application/json")
         .header("api-version", "1.0.0")
+        .header("user-agent", USER_AGENT)
         .send()
         .await
         .unwrap()

@@ -122,7 +122,8 @@ impl Client {
             operation = O::ID,
             status = tracing::field::Empty
         );
-        let started = std::time::Instant::now();
+        // Only observers are told the elapsed time: no clock read otherwise.
+        let started = self.observer.is_some().then(std::time::Instant::now);
         let mut exchange = Exchange {
             idempotency_key,
             ..Exchange::default()
@@ -130,21 +131,19 @@ impl Client {
         let policy = retry.as_ref().unwrap_or(&self.raw.inner.retry);
         let limit = deadline.or(self.deadline);
         let outcome = {
-            // Boxed: the attempt's state (the retry loop, reqwest's future)
-            // is large, and every wrapper below would move a copy of it.
+            // Pinned in place: the deadline and the span wrap a reference,
+            // so the attempt's state is stored once, never copied per wrapper.
             let attempt =
-                Box::pin(self.attempt::<O::Output>(request, policy, O::ID, &mut exchange));
-            let attempt = async move {
-                match limit {
-                    Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
-                    None => Some(attempt.await),
-                }
-            };
+                std::pin::pin!(self.attempt::<O::Output>(request, policy, O::ID, &mut exchange));
             // Spans cost even when nobody listens (the `log` bridge): skip them then.
-            if span.is_disabled() {
-                attempt.await
-            } else {
-                attempt.instrument(span.clone()).await
+            match (limit, span.is_disabled()) {
+                (None, true) => Some(attempt.await),
+                (None, false) => Some(attempt.instrument(span.clone()).await),
+                (Some(limit), true) => tokio::time::timeout(limit, attempt).await.ok(),
+                (Some(limit), false) => tokio::time::timeout(limit, attempt)
+                    .instrument(span.clone())
+                    .await
+                    .ok(),
             }
         };
         if let Some(observer) = &self.observer {
@@ -158,7 +157,7 @@ impl Client {
                     .map(str::to_string),
                 attempts: exchange.attempts,
                 idempotency_key: exchange.idempotency_key.clone(),
-                elapsed: started.elapsed(),
+                elapsed: started.map(|s| s.elapsed()).unwrap_or_default(),
             });
         }
         let result = outcome.unwrap_or_else(|| {

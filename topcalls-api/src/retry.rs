@@ -164,7 +164,8 @@ pub(crate) async fn execute(
         {
             tracing::trace!(parent: &span, body = %truncated(body), "request body");
         }
-        let started = Instant::now();
+        // Latency is only reported in DEBUG events: no clock reads otherwise.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         on(Event::Sending);
         // Spans cost even when nobody listens (the `log` bridge): skip them then.
         let result = if span.is_disabled() {
@@ -172,19 +173,19 @@ pub(crate) async fn execute(
         } else {
             client.execute(pending).instrument(span.clone()).await
         };
-        let latency_ms = started.elapsed().as_millis() as u64;
+        let latency_ms = started.map_or(0, |started| started.elapsed().as_millis() as u64);
 
         let (wait, next) = match result {
             Ok(response) => {
                 let status = response.status();
-                let request_id = response
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok());
                 tracing::debug!(
                     parent: &span,
                     status = status.as_u16(),
-                    request_id = request_id.unwrap_or(""),
+                    request_id = response
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
                     latency_ms,
                     "response"
                 );
@@ -193,7 +194,8 @@ pub(crate) async fn execute(
                     return Ok(response);
                 };
                 let (response, retryable) = if status == StatusCode::CONFLICT {
-                    key_in_use(response).await?
+                    // Boxed: a rare path, kept out of every request's future.
+                    Box::pin(key_in_use(response)).await?
                 } else {
                     (response, retryable_status(status))
                 };
