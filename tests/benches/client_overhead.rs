@@ -4,8 +4,9 @@
 //!
 //! 1. Sequential `GET /v1/calls/{id}`: the SDK against raw `reqwest` doing the
 //!    same request (the same headers, user agent included, and the same decode
-//!    into `types::Call`) to the same
-//!    127.0.0.1 server, interleaved round by round; the median round ratio.
+//!    into `types::Call`) to the same 127.0.0.1 server. The two sides
+//!    alternate request by request, so both see the same machine conditions;
+//!    the figure is the median of the per-round time ratios.
 //! 2. The same with 64 concurrent tasks.
 //! 3. The same sequential loop in Python `requests` (what TopCalls' docs
 //!    suggest today), if `python3 -c "import requests"` works.
@@ -61,20 +62,24 @@ async fn raw_get(http: &reqwest::Client, url: &str) -> Call {
         .unwrap()
 }
 
-async fn sequential_raw(http: &reqwest::Client, url: &str) -> Duration {
-    let started = Instant::now();
-    for _ in 0..SEQUENTIAL {
-        raw_get(http, url).await;
+/// One sequential round: `SEQUENTIAL` requests per side, alternating request
+/// by request (the side that goes first alternates too), so both sides run
+/// under the same machine conditions. Returns the time each side spent.
+async fn sequential_round(http: &reqwest::Client, url: &str, sdk: &Client) -> (Duration, Duration) {
+    let (mut raw, mut ours) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..SEQUENTIAL {
+        for side in [i % 2, 1 - i % 2] {
+            let started = Instant::now();
+            if side == 0 {
+                raw_get(http, url).await;
+                raw += started.elapsed();
+            } else {
+                sdk.calls().get("call_bench").await.unwrap();
+                ours += started.elapsed();
+            }
+        }
     }
-    started.elapsed()
-}
-
-async fn sequential_sdk(sdk: &Client) -> Duration {
-    let started = Instant::now();
-    for _ in 0..SEQUENTIAL {
-        sdk.calls().get("call_bench").await.unwrap();
-    }
-    started.elapsed()
+    (raw, ours)
 }
 
 async fn concurrent_raw(http: &reqwest::Client, url: &str) -> Duration {
@@ -195,19 +200,12 @@ async fn main() {
     }
 
     println!(
-        "\n## Sequential GET /v1/calls/{{id}}: {ROUNDS} rounds x {SEQUENTIAL} requests, interleaved"
+        "\n## Sequential GET /v1/calls/{{id}}: {ROUNDS} rounds x {SEQUENTIAL} requests per side, alternating request by request"
     );
     let mut ratios = Vec::new();
     let (mut raw_rps, mut sdk_rps) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        // Alternate which side goes first so neither gains from order.
-        let (raw, ours) = if round % 2 == 0 {
-            let raw = sequential_raw(&http, &url).await;
-            (raw, sequential_sdk(&sdk).await)
-        } else {
-            let ours = sequential_sdk(&sdk).await;
-            (sequential_raw(&http, &url).await, ours)
-        };
+    for _ in 0..ROUNDS {
+        let (raw, ours) = sequential_round(&http, &url, &sdk).await;
         ratios.push(ours.as_secs_f64() / raw.as_secs_f64());
         raw_rps.push(SEQUENTIAL as f64 / raw.as_secs_f64());
         sdk_rps.push(SEQUENTIAL as f64 / ours.as_secs_f64());

@@ -95,6 +95,8 @@ impl Client {
 
     /// The generated client: one builder per operation, with the same
     /// authentication, idempotency keys and retries as the rest of the SDK.
+    /// Its `send()` returns progenitor's `ResponseValue` (with the response
+    /// headers) and `Error<Problem>` rather than this crate's [`Error`].
     pub fn raw(&self) -> &generated::Client {
         &self.raw
     }

@@ -307,3 +307,72 @@ impl VisitMut for FromStrUnknown {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder_module(send_body: proc_macro2::TokenStream) -> syn::File {
+        parse_quote! {
+            pub mod builder {
+                pub struct GetThing<'a> { client: &'a super::Client }
+                impl<'a> GetThing<'a> {
+                    pub fn new(client: &'a super::Client) -> Self { Self { client } }
+                    pub async fn send(self) -> Result<ResponseValue<types::Thing>, Error<types::Problem>> {
+                        #send_body
+                    }
+                }
+            }
+        }
+    }
+
+    fn rendered(file: &syn::File) -> String {
+        prettyplease::unparse(file)
+    }
+
+    #[test]
+    fn every_builder_gets_the_request_its_send_builds() {
+        let mut file = builder_module(quote! {
+            let Self { client } = self;
+            let url = format!("{}/v1/things", client.baseurl);
+            let mut request = client.client.get(url).build()?;
+            let info = OperationInfo { operation_id: "get_thing" };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            ResponseValue::from_response(result?).await
+        });
+        add_operation_impls(&mut file).unwrap();
+        let out = rendered(&file);
+        assert!(
+            out.contains("impl<'a> crate::transport::Operation for GetThing<'a>"),
+            "{out}"
+        );
+        assert!(out.contains("type Output = types::Thing;"), "{out}");
+        assert!(
+            out.contains(r#"const ID: &'static str = "get_thing";"#),
+            "{out}"
+        );
+        let into_request = &out[out.find("fn into_request").unwrap()..];
+        assert!(into_request.contains(".build()?;"), "{out}");
+        assert!(into_request.contains("Ok(request)"), "{out}");
+        // Nothing from the sending half of `send()`.
+        assert!(!into_request.contains("client.pre"), "{out}");
+        assert!(!into_request.contains("OperationInfo"), "{out}");
+    }
+
+    #[test]
+    fn a_send_of_another_shape_fails_generation() {
+        let mut no_info = builder_module(quote! {
+            let Self { client } = self;
+            let request = client.client.get("x").build()?;
+            client.exec(request).await
+        });
+        let error = add_operation_impls(&mut no_info).unwrap_err();
+        assert!(error.contains("OperationInfo"), "{error}");
+
+        let mut no_builders: syn::File = parse_quote! { pub mod builder {} };
+        assert!(add_operation_impls(&mut no_builders).is_err());
+        let mut no_module: syn::File = parse_quote! { pub mod types {} };
+        assert!(add_operation_impls(&mut no_module).is_err());
+    }
+}
