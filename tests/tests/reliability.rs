@@ -509,3 +509,44 @@ async fn every_response_reports_its_request_id_to_observers() {
         ("get_call", Some(404), Some("req_2"))
     );
 }
+
+#[tokio::test]
+async fn generated_builders_send_what_the_client_sends_with_the_same_keys_and_retries() {
+    let server = ScriptedServer::script(vec![
+        created(),
+        Action::Close,
+        Action::json(503, problem(503, "unavailable")),
+        created(),
+    ])
+    .await;
+    let client = client(&server, 3);
+    let body = topcalls_api::types::CreateCallRequest::try_from(new_call()).unwrap();
+    client.calls().create(new_call()).await.unwrap();
+    let placed = client.raw().create_call().body(body).send().await.unwrap();
+    assert_eq!(placed.status().as_u16(), 201);
+    assert_eq!(placed.into_inner().call_id, "call_1");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "one by the client, three by the builder");
+    let (ours, theirs) = (&requests[0], &requests[1..]);
+    for request in theirs {
+        assert_eq!(
+            (&request.method, &request.target, &request.body),
+            (&ours.method, &ours.target, &ours.body),
+            "the same request, built by the same generated code"
+        );
+        for header in ["authorization", "user-agent", "accept", "api-version"] {
+            assert_eq!(request.header(header), ours.header(header), "{header}");
+        }
+    }
+    let keys = keys(&server);
+    assert!(
+        keys[1].len() >= 8,
+        "the builder's send() adds a key: {keys:?}"
+    );
+    assert_ne!(keys[1], keys[0], "a new logical request, a new key");
+    assert!(
+        keys[1..].iter().all(|k| k == &keys[1]),
+        "one key for every retry of the builder's send(): {keys:?}"
+    );
+}

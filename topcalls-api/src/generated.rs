@@ -589,26 +589,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Balance>, Error<types::Problem>> {
-            let Self { client } = self;
-            let url = format!("{}/v1/balance", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "get_balance",
             };
@@ -733,34 +715,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CallList>, Error<types::Problem>> {
-            let Self { client, campaign_id, cursor, limit, status } = self;
-            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
-            let cursor = cursor.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let status = status.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/calls", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("campaign_id", &campaign_id))
-                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("status", &status))
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_calls",
             };
@@ -874,36 +830,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CreateCallResponse>, Error<types::Problem>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateCallRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/calls", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "create_call",
             };
@@ -1004,29 +932,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Call>, Error<types::Problem>> {
-            let Self { client, call_id } = self;
-            let call_id = call_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/calls/{}", client.baseurl, encode_path(& call_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "get_call",
             };
@@ -1128,34 +1035,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CancelCallResponse>, Error<types::Problem>> {
-            let Self { client, call_id, idempotency_key } = self;
-            let call_id = call_id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/calls/{}/cancel", client.baseurl, encode_path(& call_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "cancel_call",
             };
@@ -1271,34 +1152,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::StopCallResponse>, Error<types::Problem>> {
-            let Self { client, call_id, idempotency_key } = self;
-            let call_id = call_id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/calls/{}/stop", client.baseurl, encode_path(& call_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "stop_call",
             };
@@ -1415,30 +1270,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CampaignList>, Error<types::Problem>> {
-            let Self { client, cursor, limit } = self;
-            let cursor = cursor.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/campaigns", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_campaigns",
             };
@@ -1525,30 +1358,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Campaign>, Error<types::Problem>> {
-            let Self { client, campaign_id } = self;
-            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/campaigns/{}", client.baseurl, encode_path(& campaign_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "get_campaign",
             };
@@ -1653,34 +1464,8 @@ pub mod builder {
             ResponseValue<types::CampaignActionResponse>,
             Error<types::Problem>,
         > {
-            let Self { client, campaign_id, idempotency_key } = self;
-            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/campaigns/{}/pause", client.baseurl, encode_path(& campaign_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "pause_campaign",
             };
@@ -1799,34 +1584,8 @@ pub mod builder {
             ResponseValue<types::CampaignActionResponse>,
             Error<types::Problem>,
         > {
-            let Self { client, campaign_id, idempotency_key } = self;
-            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/campaigns/{}/start", client.baseurl, encode_path(& campaign_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "start_campaign",
             };
@@ -1911,26 +1670,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ModelList>, Error<types::Problem>> {
-            let Self { client } = self;
-            let url = format!("{}/v1/models", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_models",
             };
@@ -2026,30 +1767,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneNumberList>, Error<types::Problem>> {
-            let Self { client, cursor, limit } = self;
-            let cursor = cursor.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/phone-numbers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_phone_numbers",
             };
@@ -2165,37 +1884,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreatePhoneNumberRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/phone-numbers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "create_phone_number",
             };
@@ -2280,26 +1970,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CarrierList>, Error<types::Problem>> {
-            let Self { client } = self;
-            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_carriers",
             };
@@ -2408,36 +2080,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Carrier>, Error<types::Problem>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateCarrierRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/phone-numbers/carriers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "create_carrier",
             };
@@ -2529,30 +2173,8 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/v1/phone-numbers/carriers/{carrier_id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, carrier_id } = self;
-            let carrier_id = carrier_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/phone-numbers/carriers/{}", client.baseurl, encode_path(&
-                carrier_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "delete_carrier",
             };
@@ -2639,30 +2261,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
-            let Self { client, phone_number_id } = self;
-            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "get_phone_number",
             };
@@ -2747,30 +2347,8 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/v1/phone-numbers/{phone_number_id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, phone_number_id } = self;
-            let phone_number_id = phone_number_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/phone-numbers/{}", client.baseurl, encode_path(& phone_number_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "delete_phone_number",
             };
@@ -2841,26 +2419,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::AccountVoiceList>, Error<types::Problem>> {
-            let Self { client } = self;
-            let url = format!("{}/v1/voices", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_voices",
             };
@@ -2985,34 +2545,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::VoiceList>, Error<types::Problem>> {
-            let Self { client, gender, language, mode, provider } = self;
-            let gender = gender.map_err(Error::InvalidRequest)?;
-            let language = language.map_err(Error::InvalidRequest)?;
-            let mode = mode.map_err(Error::InvalidRequest)?;
-            let provider = provider.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/voices/builtin", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("gender", &gender))
-                .query(&progenitor_client::QueryParam::new("language", &language))
-                .query(&progenitor_client::QueryParam::new("mode", &mode))
-                .query(&progenitor_client::QueryParam::new("provider", &provider))
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "list_builtin_voices",
             };
@@ -3129,37 +2663,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::WebhookSubscription>, Error<types::Problem>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateWebhookSubscriptionRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/webhooks", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
             let info = OperationInfo {
                 operation_id: "create_webhook_subscription",
             };

@@ -10,8 +10,8 @@
 //! 3. Every operation builder implements `crate::transport::Operation`: the
 //!    request its `send()` would build (path, query, headers, body, all from
 //!    the spec), its `operationId` and its success type. The hand-written
-//!    layer executes that request on its own lean path; `send()` stays for
-//!    callers of the generated client.
+//!    layer executes that request on its own lean path; `send()` builds its
+//!    request through the same impl, then runs progenitor's hooks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,18 +67,20 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
         })
         .ok_or("progenitor output has no `mod builder`")?;
     let mut impls: Vec<Item> = Vec::new();
-    for item in &builder.1 {
+    for item in &mut builder.1 {
         let Item::Impl(i) = item else { continue };
         if i.trait_.is_some() {
             continue;
         }
-        let Some(send) = i.items.iter().find_map(|item| match item {
+        let name = self_type_name(i).unwrap_or_default();
+        let generics = i.generics.clone();
+        let self_ty = i.self_ty.clone();
+        let Some(send) = i.items.iter_mut().find_map(|item| match item {
             syn::ImplItem::Fn(f) if f.sig.ident == "send" => Some(f),
             _ => None,
         }) else {
             continue;
         };
-        let name = self_type_name(i).unwrap_or_default();
         let output = success_type(&send.sig.output).ok_or_else(|| {
             format!("`{name}::send` does not return `Result<ResponseValue<T>, _>`")
         })?;
@@ -89,9 +91,8 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
             .enumerate()
             .find_map(|(index, stmt)| operation_id(stmt).map(|id| (index, id)))
             .ok_or_else(|| format!("`{name}::send` has no `let info = OperationInfo {{ .. }}`"))?;
-        let build = &send.block.stmts[..split];
-        let generics = &i.generics;
-        let self_ty = &i.self_ty;
+        let sending = send.block.stmts.split_off(split);
+        let build = std::mem::take(&mut send.block.stmts);
         impls.push(parse_quote! {
             impl #generics crate::transport::Operation for #self_ty {
                 type Output = #output;
@@ -102,6 +103,12 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
                 }
             }
         });
+        // `send()` builds its request the same way: one copy of the code.
+        send.block = parse_quote! {{
+            let client = self.client;
+            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
+            #(#sending)*
+        }};
     }
     if impls.is_empty() {
         return Err("no operation builders found in `mod builder`".into());
@@ -358,6 +365,15 @@ mod tests {
         // Nothing from the sending half of `send()`.
         assert!(!into_request.contains("client.pre"), "{out}");
         assert!(!into_request.contains("OperationInfo"), "{out}");
+        // `send()` itself now builds its request through `into_request`.
+        let send = &out[out.find("pub async fn send").unwrap()
+            ..out.find("impl<'a> crate::transport").unwrap()];
+        assert!(
+            send.contains("<Self as crate::transport::Operation>::into_request(self)?"),
+            "{out}"
+        );
+        assert!(send.contains("client.pre(&mut request, &info)"), "{out}");
+        assert!(!send.contains("format!"), "{out}");
     }
 
     #[test]
