@@ -152,11 +152,7 @@ impl Client {
             observer(&ResponseInfo {
                 operation: O::ID,
                 status: exchange.last_status.map(|s| s.as_u16()),
-                request_id: exchange
-                    .last_request_id
-                    .as_ref()
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
+                request_id: exchange.request_id(),
                 attempts: exchange.attempts,
                 idempotency_key: exchange.idempotency_key.clone(),
                 elapsed: started.map(|s| s.elapsed()).unwrap_or_default(),
@@ -166,7 +162,7 @@ impl Client {
             Err(Error::Deadline(Box::new(DeadlineError {
                 deadline: limit.unwrap_or_default(),
                 idempotency_key: exchange.idempotency_key.take(),
-                may_have_taken_effect: exchange.maybe_sent,
+                may_have_taken_effect: exchange.attempts > 0,
                 attempts: exchange.attempts,
             })))
         });
@@ -208,11 +204,7 @@ impl Client {
             return serde_json::from_slice(json).map_err(|source| {
                 Error::Decode(Box::new(DecodeError {
                     status,
-                    request_id: exchange
-                        .last_request_id
-                        .as_ref()
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
+                    request_id: exchange.request_id(),
                     body,
                     source,
                 }))

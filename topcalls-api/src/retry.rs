@@ -258,7 +258,7 @@ async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
 }
 
 /// Reads a response's body and returns an equivalent response with it.
-pub(crate) async fn buffer(response: Response) -> reqwest::Result<(Response, bytes::Bytes)> {
+async fn buffer(response: Response) -> reqwest::Result<(Response, bytes::Bytes)> {
     let status = response.status();
     let version = response.version();
     let headers = response.headers().clone();

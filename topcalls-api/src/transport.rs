@@ -60,10 +60,9 @@ pub(crate) trait Operation {
 pub(crate) struct Exchange {
     /// The idempotency key every attempt carried (POST only).
     pub(crate) idempotency_key: Option<String>,
-    /// Attempts made so far.
+    /// Attempts made so far: once one was sent, the request may have
+    /// reached the server.
     pub(crate) attempts: u32,
-    /// Whether any attempt's request may have reached the server.
-    pub(crate) maybe_sent: bool,
     /// Status of the last response received.
     pub(crate) last_status: Option<StatusCode>,
     /// `X-Request-Id` of the last response received.
@@ -74,15 +73,20 @@ impl Exchange {
     /// Notes what the retry loop reports.
     pub(crate) fn record(&mut self, event: crate::retry::Event<'_>) {
         match event {
-            crate::retry::Event::Sending => {
-                self.attempts += 1;
-                self.maybe_sent = true;
-            }
+            crate::retry::Event::Sending => self.attempts += 1,
             crate::retry::Event::Response(status, headers) => {
                 self.last_status = Some(status);
                 self.last_request_id = headers.get(REQUEST_ID).cloned();
             }
         }
+    }
+
+    /// The `X-Request-Id` of the last response, as text.
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.last_request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
