@@ -1,7 +1,7 @@
 //! Retries, idempotency keys, timeouts and deadlines, against a scripted
-//! server on 127.0.0.1. Waits are measured with bounds wide enough for a
-//! busy 2-core machine and tight enough to tell a honoured `Retry-After`
-//! from an ignored one.
+//! server on 127.0.0.1. No test bounds a duration from above: a wait is
+//! checked by the wait the client announces (its DEBUG `retrying` event) and
+//! by a lower bound, which a busy machine can only make longer.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -35,6 +35,47 @@ fn client(server: &ScriptedServer, retries: u32) -> Client {
         )
         .build()
         .unwrap()
+}
+
+/// Runs `operation` and returns its output with the waits (ms) the client
+/// announced before each retry, from its DEBUG `retrying` events.
+async fn announced_waits<T>(operation: impl std::future::Future<Output = T>) -> (T, Vec<u64>) {
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let output = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        operation.await
+    };
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let waits = text
+        .lines()
+        .filter(|line| line.contains("retrying"))
+        .filter_map(|line| {
+            line.split("wait_ms=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    (output, waits)
 }
 
 fn new_call() -> NewCall {
@@ -103,7 +144,7 @@ async fn each_logical_request_gets_its_own_key_and_a_callers_key_is_used_verbati
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn retry_after_seconds_is_waited() {
     let server = ScriptedServer::script(vec![
         Action::json_with(429, &[("retry-after", "1")], problem(429, "rate_limited")),
@@ -111,20 +152,17 @@ async fn retry_after_seconds_is_waited() {
     ])
     .await;
     let started = Instant::now();
-    client(&server, 2).calls().create(new_call()).await.unwrap();
-    let waited = started.elapsed();
+    let (placed, waits) = announced_waits(client(&server, 2).calls().create(new_call())).await;
+    placed.unwrap();
+    assert_eq!(waits, [1000], "Retry-After: 1 is the wait, not the backoff");
     assert!(
-        waited >= Duration::from_millis(1000),
-        "Retry-After: 1 not honoured: {waited:?}"
-    );
-    assert!(
-        waited < Duration::from_millis(1900),
-        "waited too long: {waited:?}"
+        started.elapsed() >= Duration::from_secs(1),
+        "and it is slept"
     );
     assert_eq!(server.requests().len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn retry_after_ms_is_waited() {
     let server = ScriptedServer::script(vec![
         Action::json_with(
@@ -136,29 +174,22 @@ async fn retry_after_ms_is_waited() {
     ])
     .await;
     let started = Instant::now();
-    let balance = client(&server, 2).balance().await.unwrap();
-    let waited = started.elapsed();
-    assert_eq!(balance.remaining_minutes, 12.5);
-    assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_millis(1000),
-        "{waited:?}"
-    );
+    let (balance, waits) = announced_waits(client(&server, 2).balance()).await;
+    assert_eq!(balance.unwrap().remaining_minutes, 12.5);
+    assert_eq!(waits, [300]);
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn a_retry_after_beyond_the_cap_returns_the_error_with_the_wait() {
     let server = ScriptedServer::script(vec![
         Action::json_with(429, &[("retry-after", "120")], problem(429, "rate_limited")),
         created(),
     ])
     .await;
-    let started = Instant::now();
-    let error = client(&server, 2)
-        .calls()
-        .create(new_call())
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500));
+    let (result, waits) = announced_waits(client(&server, 2).calls().create(new_call())).await;
+    let error = result.unwrap_err();
+    assert!(waits.is_empty(), "no wait at all: {waits:?}");
     assert!(error.is_rate_limited(), "{error:?}");
     assert_eq!(
         error.as_api().unwrap().retry_after(),
@@ -283,12 +314,10 @@ async fn the_deadline_holds_across_attempts() {
         .unwrap();
     let started = Instant::now();
     let error = client.calls().create(new_call()).await.unwrap_err();
-    let took = started.elapsed();
+    // The server never answers and the attempt timeout is 30 s: only the
+    // deadline can have ended it, and not before its time.
     assert!(matches!(error, Error::Deadline(_)), "{error:?}");
-    assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_millis(1500),
-        "{took:?}"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
     assert!(error.may_have_taken_effect());
     assert!(error.idempotency_key().is_some());
 }
@@ -307,9 +336,8 @@ async fn a_server_that_never_answers_cannot_hang_the_client() {
         )
         .build()
         .unwrap();
-    let started = Instant::now();
+    // Both attempts end by their own timeout: the server holds them forever.
     let error = client.balance().await.unwrap_err();
-    let took = started.elapsed();
     match &error {
         Error::Transport(t) => {
             assert!(t.is_timeout(), "{error:?}");
@@ -317,7 +345,6 @@ async fn a_server_that_never_answers_cannot_hang_the_client() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(server.requests().len(), 2);
 }
 

@@ -62,17 +62,6 @@ impl Receiver {
     }
 }
 
-/// Waits (real time) until `done` holds.
-async fn eventually(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..300 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn client(sandbox: &Sandbox) -> Client {
     Client::builder()
         .api_key(sandbox.api_key())
@@ -100,11 +89,14 @@ async fn a_call_delivers_signed_events_in_order_and_bad_deliveries_are_rejected(
         )
         .await
         .unwrap();
-    eventually("call.queued", || receiver.requests("call").len() == 1).await;
+    sandbox.settle().await;
+    assert_eq!(receiver.requests("call").len(), 1, "call.queued");
     sandbox.advance(Duration::from_secs(5));
-    eventually("call.started", || receiver.requests("call").len() == 2).await;
+    sandbox.settle().await;
+    assert_eq!(receiver.requests("call").len(), 2, "call.started");
     sandbox.advance(Duration::from_secs(120));
-    eventually("call.completed", || receiver.requests("call").len() == 3).await;
+    sandbox.settle().await;
+    assert_eq!(receiver.requests("call").len(), 3, "call.completed");
 
     let verifier = Verifier::new(WebhookSecret::new(sandbox.webhook_secret()).unwrap());
     let dedup = Deduplicator::new(100);
@@ -170,15 +162,30 @@ async fn a_failing_receiver_gets_the_retry_schedule_then_succeeds() {
         )
         .await
         .unwrap();
-    eventually("first attempt", || receiver.requests("flaky").len() == 1).await;
-    // Not before the first retry is due (1 minute).
-    sandbox.advance(Duration::from_secs(50));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(receiver.requests("flaky").len(), 1);
-    sandbox.advance(Duration::from_secs(10));
-    eventually("second attempt", || receiver.requests("flaky").len() == 2).await;
-    sandbox.advance(Duration::from_secs(5 * 60));
-    eventually("third attempt", || receiver.requests("flaky").len() == 3).await;
+    let flaky_attempts = || -> Vec<Vec<Option<u16>>> {
+        sandbox
+            .deliveries()
+            .iter()
+            .filter(|d| d.url.ends_with("/flaky"))
+            .map(|d| d.attempts.clone())
+            .collect()
+    };
+    sandbox.settle().await;
+    assert_eq!(flaky_attempts(), [vec![Some(500)]]);
+    // Not a second before the first retry is due (1 minute after the attempt)...
+    sandbox.advance(Duration::from_secs(59));
+    sandbox.settle().await;
+    assert_eq!(flaky_attempts(), [vec![Some(500)]]);
+    // ...then it comes.
+    sandbox.advance(Duration::from_secs(1));
+    sandbox.settle().await;
+    assert_eq!(flaky_attempts(), [vec![Some(500), Some(500)]]);
+    sandbox.advance(Duration::from_secs(5 * 60 - 1));
+    sandbox.settle().await;
+    assert_eq!(receiver.requests("flaky").len(), 2);
+    sandbox.advance(Duration::from_secs(1));
+    sandbox.settle().await;
+    assert_eq!(receiver.requests("flaky").len(), 3);
     let deliveries = sandbox.deliveries();
     let flaky: Vec<_> = deliveries
         .iter()
@@ -256,10 +263,8 @@ async fn subscriptions_deliver_only_matching_events() {
     for _ in 0..30 {
         sandbox.advance(Duration::from_secs(60));
     }
-    eventually("every delivery", || {
-        sandbox.deliveries().iter().all(|d| d.delivered)
-    })
-    .await;
+    sandbox.settle().await;
+    assert!(sandbox.deliveries().iter().all(|d| d.delivered));
     let phones = |name: &str| -> Vec<String> {
         let mut phones: Vec<String> = receiver
             .requests(name)

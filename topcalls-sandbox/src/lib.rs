@@ -63,6 +63,8 @@ pub struct Faults {
 /// How many faults the sandbox has injected so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InjectedFaults {
+    /// Requests held back by [`Faults::latency`].
+    pub delayed: u64,
     /// Requests answered 503.
     pub unavailable: u64,
     /// Requests answered 429.
@@ -81,6 +83,7 @@ pub struct SandboxBuilder {
     rate_limit: Option<u32>,
     balance_minutes: f64,
     api_key: Option<String>,
+    webhook_timeout: Duration,
 }
 
 impl Default for SandboxBuilder {
@@ -93,6 +96,7 @@ impl Default for SandboxBuilder {
             rate_limit: None,
             balance_minutes: 500.0,
             api_key: None,
+            webhook_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -147,6 +151,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long (real time) a webhook receiver may take to answer before the
+    /// attempt counts as failed and is retried on the schedule; default 5 s.
+    #[must_use]
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
@@ -185,6 +197,7 @@ impl SandboxBuilder {
         tokio::spawn(webhooks::deliver(
             app.clone(),
             secret.clone(),
+            self.webhook_timeout,
             stopped.clone(),
         ));
         let task = tokio::spawn(server::serve(listener, api::router(app.clone()), stopped));
@@ -252,7 +265,9 @@ impl Sandbox {
     /// Moves the sandbox clock forward (on any clock; the only way on a manual one).
     ///
     /// Time moves in steps of at most 5 s, with calls and campaigns brought
-    /// up to date at each step, as if someone had been watching.
+    /// up to date at each step, as if someone had been watching. Webhook
+    /// deliveries that fall due are sent in the background: [`Sandbox::settle`]
+    /// waits for them.
     pub fn advance(&self, by: Duration) {
         let step = Duration::from_secs(5);
         let mut left = by;
@@ -262,6 +277,36 @@ impl Sandbox {
             drop(self.app.world());
             left -= now;
         }
+        self.app.deliveries.wake();
+    }
+
+    /// Waits until every webhook delivery due at the current sandbox time has
+    /// been attempted and its outcome recorded in [`Sandbox::deliveries`].
+    ///
+    /// A failed attempt's retry is due a fixed sandbox time after that attempt
+    /// was sent (1 min, 5 min, 15 min, 1 h), however long its answer took. So
+    /// on a manual clock a test of a receiver reads as a script, with no
+    /// polling and no sleeps:
+    ///
+    /// ```no_run
+    /// # async fn run(sandbox: topcalls_sandbox::Sandbox) {
+    /// use std::time::Duration;
+    /// // ... a call whose webhook answers 500 once, then 200 ...
+    /// sandbox.settle().await; // the first attempt got its 500
+    /// sandbox.advance(Duration::from_secs(59));
+    /// sandbox.settle().await; // nothing due yet: returns at once
+    /// sandbox.advance(Duration::from_secs(1));
+    /// sandbox.settle().await; // the retry got its 200
+    /// assert!(sandbox.deliveries()[0].delivered);
+    /// # }
+    /// ```
+    ///
+    /// An attempt ends when the receiver answers or after the webhook
+    /// timeout ([`SandboxBuilder::webhook_timeout`]), so this returns even
+    /// for a receiver that never answers. On an automatic clock it returns
+    /// once nothing is due at the moment it looks.
+    pub async fn settle(&self) {
+        webhooks::settle(&self.app).await;
     }
 
     /// Replaces the injected faults.
@@ -282,6 +327,19 @@ impl Sandbox {
             .iter()
             .map(DeliveryInfo::from)
             .collect()
+    }
+
+    /// Waits until `done` holds for [`Sandbox::deliveries`], checking again
+    /// each time an attempt's outcome is recorded, and returns them.
+    ///
+    /// For what [`Sandbox::settle`] cannot wait for, such as one receiver's
+    /// outcome while another is still answering. It waits as long as it
+    /// takes: `done` must become true once the attempts it needs are made.
+    pub async fn wait_for_deliveries(
+        &self,
+        done: impl Fn(&[DeliveryInfo]) -> bool,
+    ) -> Vec<DeliveryInfo> {
+        webhooks::wait_for(&self.app, done).await
     }
 
     /// The faults injected so far.

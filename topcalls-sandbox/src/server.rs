@@ -48,6 +48,8 @@ pub(crate) struct App {
     rate_limit: Option<u32>,
     rate: Mutex<HashMap<String, (Instant, u32)>>,
     pub(crate) injected: Mutex<crate::InjectedFaults>,
+    /// Between the webhook delivery loop and those who wait for it.
+    pub(crate) deliveries: crate::webhooks::Signals,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
             rate_limit,
             rate: Mutex::new(HashMap::new()),
             injected: Mutex::new(crate::InjectedFaults::default()),
+            deliveries: crate::webhooks::Signals::default(),
         }
     }
 
@@ -242,6 +245,7 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
         return next.run(request).await;
     }
     if !faults.latency.is_zero() {
+        lock(&app.injected).delayed += 1;
         tokio::time::sleep(faults.latency).await;
     }
     let roll = app.random();

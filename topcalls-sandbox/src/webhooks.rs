@@ -16,7 +16,8 @@ use topcalls_types::{
 use crate::server::{App, lock};
 use crate::state::CallRecord;
 
-/// Waits after a failed attempt (1 min, 5 min, 15 min, 1 h), then the delivery is failed.
+/// Waits after a failed attempt (1 min, 5 min, 15 min, 1 h), counted from the
+/// sandbox time at which that attempt was sent, then the delivery is failed.
 const RETRY_SCHEDULE: [i64; 4] = [60, 5 * 60, 15 * 60, 60 * 60];
 /// A completed call's event goes out once its recording is ready.
 const COMPLETED_DELAY_SECONDS: i64 = 15;
@@ -42,6 +43,61 @@ pub(crate) struct Outgoing {
     pub(crate) delivered: bool,
     pub(crate) failed: bool,
     in_flight: bool,
+}
+
+impl Outgoing {
+    /// Due for an attempt at `now`, or being attempted: what [`Signals`] waits out.
+    fn unsettled(&self, now: DateTime<Utc>) -> bool {
+        !self.delivered && !self.failed && (self.in_flight || self.next_at <= now)
+    }
+}
+
+/// What the delivery loop and `Sandbox::settle` tell each other.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    /// Wakes the delivery loop: the clock moved or someone waits for it.
+    wake: tokio::sync::Notify,
+    /// Bumped each time an attempt's outcome is recorded.
+    recorded: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            wake: tokio::sync::Notify::new(),
+            recorded: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Signals {
+    /// Asks the delivery loop to look for due deliveries now.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Waits until no delivery is due at the current sandbox time or in flight:
+/// every attempt due so far has been made and its outcome recorded.
+pub(crate) async fn settle(app: &App) {
+    let mut recorded = app.deliveries.recorded.subscribe();
+    loop {
+        // Mark the current count seen before looking, so that an attempt
+        // recorded after the look still wakes us.
+        recorded.borrow_and_update();
+        let unsettled = {
+            let world = app.world();
+            let now = app.clock.now();
+            world.deliveries.iter().any(|d| d.unsettled(now))
+        };
+        if !unsettled {
+            return;
+        }
+        app.deliveries.wake();
+        if recorded.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// A delivery as the handle reports it.
@@ -274,16 +330,22 @@ pub(crate) fn matches_filters(filters: &Map<String, Value>, payload: &Map<String
 }
 
 /// SQL LIKE: `%` any run, `_` one character.
+fn like(pattern: &str, text: &str) -> bool {
+    like_counting(pattern, text, &mut 0)
+}
+
+/// [`like`], adding the loop's steps to `steps`.
 ///
 /// Greedy with one backtrack point (the last `%`), so a pattern full of `%`
-/// costs O(pattern × text) rather than exponential time.
-fn like(pattern: &str, text: &str) -> bool {
+/// costs O(pattern × text) steps rather than exponentially many.
+fn like_counting(pattern: &str, text: &str, steps: &mut u64) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);
     // After the last `%` seen: where the pattern resumes, and the text position it was tried at.
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
+        *steps += 1;
         match pattern.get(p) {
             Some('%') => {
                 p += 1;
@@ -306,18 +368,41 @@ fn like(pattern: &str, text: &str) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == '%')
 }
 
+/// Waits until `done` holds for the deliveries, looking again after each
+/// recorded attempt; returns the deliveries it held for.
+pub(crate) async fn wait_for(
+    app: &App,
+    done: impl Fn(&[DeliveryInfo]) -> bool,
+) -> Vec<DeliveryInfo> {
+    let mut recorded = app.deliveries.recorded.subscribe();
+    loop {
+        recorded.borrow_and_update();
+        let deliveries: Vec<DeliveryInfo> = app
+            .world()
+            .deliveries
+            .iter()
+            .map(DeliveryInfo::from)
+            .collect();
+        if done(&deliveries) || recorded.changed().await.is_err() {
+            return deliveries;
+        }
+    }
+}
+
 /// Sends due deliveries until `stop`, and records each attempt.
 ///
 /// Each receiver gets its deliveries in order, one at a time; receivers are
-/// served side by side, so a slow or dead one holds up no other.
+/// served side by side, so a slow or dead one holds up no other. An attempt
+/// without an answer within `timeout` (real time) counts as failed.
 pub(crate) async fn deliver(
     app: Arc<App>,
     secret: WebhookSecret,
+    timeout: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     // Only ever the URL given: no redirects followed, no proxy in between.
     let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
@@ -325,10 +410,13 @@ pub(crate) async fn deliver(
         Ok(http) => http,
         Err(_) => return,
     };
+    // An automatic clock makes deliveries due without telling anyone: look
+    // every 20 ms. A manual clock, and `settle`, wake the loop at once.
     let mut every = tokio::time::interval(Duration::from_millis(20));
     loop {
         tokio::select! {
             _ = every.tick() => {}
+            () = app.deliveries.wake.notified() => {}
             _ = stop.changed() => return,
         }
         let now = app.clock.now();
@@ -378,6 +466,9 @@ async fn send_in_order(
     batch: Vec<(usize, String, Vec<u8>)>,
 ) {
     for (index, id, body) in batch {
+        // The retry schedule counts from when the attempt was sent, whatever the
+        // clock does while its answer is on the way.
+        let sent_at = app.clock.now();
         // Wall-clock time, not sandbox time: receivers check it against their own
         // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
         let timestamp = Utc::now().timestamp();
@@ -391,19 +482,19 @@ async fn send_in_order(
             .await
             .ok()
             .map(|r| r.status().as_u16());
-        let mut world = lock(&app.world);
-        let now = app.clock.now();
-        if let Some(delivery) = world.deliveries.get_mut(index) {
+        if let Some(delivery) = lock(&app.world).deliveries.get_mut(index) {
             delivery.in_flight = false;
             delivery.attempts.push(status);
             if status.is_some_and(|s| (200..300).contains(&s)) {
                 delivery.delivered = true;
             } else if let Some(wait) = RETRY_SCHEDULE.get(delivery.attempts.len() - 1) {
-                delivery.next_at = now + Span::seconds(*wait);
+                delivery.next_at = sent_at + Span::seconds(*wait);
             } else {
                 delivery.failed = true;
             }
         }
+        // After the world's lock is released: whoever wakes sees the outcome.
+        app.deliveries.recorded.send_modify(|count| *count += 1);
     }
 }
 
@@ -471,11 +562,12 @@ mod tests {
     }
 
     #[test]
-    fn like_stays_fast_on_patterns_full_of_wildcards() {
+    fn like_takes_at_most_pattern_times_text_steps_on_patterns_full_of_wildcards() {
         let pattern = format!("{}x", "%_".repeat(200));
         let text = "+1555".repeat(200);
-        let started = std::time::Instant::now();
-        assert!(!like(&pattern, &text));
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let mut steps = 0;
+        assert!(!like_counting(&pattern, &text, &mut steps));
+        let bound = (pattern.len() as u64 + 1) * (text.len() as u64 + 1);
+        assert!(steps <= bound, "{steps} steps for {bound}");
     }
 }
