@@ -270,9 +270,10 @@ impl Verifier {
     /// request body, byte for byte as received.
     ///
     /// # Errors
+    ///
     /// A missing or unreadable header (an empty `webhook-id` included), a
-    /// A missing or unreadable header, a timestamp outside the tolerance, or
-    /// [`WebhookError::BadSignature`] when no signature matches.
+    /// timestamp outside the tolerance, or [`WebhookError::BadSignature`]
+    /// when no signature matches.
     ///
     /// ```
     /// use topcalls_api::webhooks::{Verifier, WebhookError, WebhookSecret, sign_headers};
