@@ -38,6 +38,15 @@ pub enum Error {
     /// The operation's overall deadline passed, across all attempts.
     #[error(transparent)]
     Deadline(Box<DeadlineError>),
+    /// The response body was larger than the client accepts
+    /// ([`crate::ClientBuilder::max_response_bytes`]); reading stopped there.
+    #[error(transparent)]
+    ResponseTooLarge(Box<ResponseTooLargeError>),
+    /// The server answered with a redirect (`3xx`). The SDK follows none: the
+    /// TopCalls API never redirects, and following one would re-send the
+    /// request (its body and idempotency key) wherever the server says.
+    #[error(transparent)]
+    Redirect(Box<RedirectError>),
 }
 
 impl Error {
@@ -54,6 +63,8 @@ impl Error {
         match self {
             Error::Api(api) => Some(api.status),
             Error::Decode(decode) => Some(decode.status),
+            Error::ResponseTooLarge(large) => Some(large.status),
+            Error::Redirect(redirect) => Some(redirect.status),
             _ => None,
         }
     }
@@ -63,6 +74,8 @@ impl Error {
         match self {
             Error::Api(api) => api.request_id(),
             Error::Decode(decode) => decode.request_id.as_deref(),
+            Error::ResponseTooLarge(large) => large.request_id.as_deref(),
+            Error::Redirect(redirect) => redirect.request_id.as_deref(),
             _ => None,
         }
     }
@@ -74,17 +87,21 @@ impl Error {
             Error::Transport(t) => t.idempotency_key.as_deref(),
             Error::Api(api) => api.idempotency_key.as_deref(),
             Error::Deadline(d) => d.idempotency_key.as_deref(),
+            Error::ResponseTooLarge(large) => large.idempotency_key.as_deref(),
+            Error::Redirect(redirect) => redirect.idempotency_key.as_deref(),
             _ => None,
         }
     }
 
     /// Whether the request may have taken effect on the server although no
-    /// answer came back (timeout or connection lost after sending). Retry
-    /// with [`Error::idempotency_key`] to find out safely.
+    /// usable answer came back (timeout or connection lost after sending, or
+    /// a success answer too large to read). Retry with
+    /// [`Error::idempotency_key`] to find out safely.
     pub fn may_have_taken_effect(&self) -> bool {
         match self {
             Error::Transport(t) => t.may_have_taken_effect,
             Error::Deadline(d) => d.may_have_taken_effect,
+            Error::ResponseTooLarge(large) => large.status.is_success(),
             _ => false,
         }
     }
@@ -220,9 +237,117 @@ impl fmt::Display for DeadlineError {
 
 impl std::error::Error for DeadlineError {}
 
+/// A response body over the client's size limit. Nothing beyond the limit
+/// was read: a `Content-Length` over it is refused before the body, a body
+/// streaming past it is cut off there.
+///
+/// Callers of the generated builders ([`crate::Client::raw`]) meet it as
+/// the cause of a `ResponseBodyError`:
+///
+/// ```
+/// use std::error::Error as _;
+/// use topcalls_api::ResponseTooLargeError;
+/// use topcalls_api::generated::Error;
+/// use topcalls_api::types::Problem;
+///
+/// fn too_large(error: &Error<Problem>) -> Option<&ResponseTooLargeError> {
+///     let mut cause = error.source();
+///     while let Some(error) = cause {
+///         if let Some(found) = error.downcast_ref::<ResponseTooLargeError>() {
+///             return Some(found);
+///         }
+///         cause = error.source();
+///     }
+///     None
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResponseTooLargeError {
+    pub(crate) status: StatusCode,
+    pub(crate) limit: usize,
+    pub(crate) declared_length: Option<u64>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl ResponseTooLargeError {
+    /// The status of the response.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+    /// The `Content-Length` the response declared, if it declared one (a
+    /// chunked body declares none).
+    pub fn declared_length(&self) -> Option<u64> {
+        self.declared_length
+    }
+    /// The response's `X-Request-Id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for ResponseTooLargeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} response from TopCalls is larger than the limit of {} bytes",
+            self.status, self.limit
+        )
+    }
+}
+
+impl std::error::Error for ResponseTooLargeError {}
+
+/// The server answered with a redirect, which the SDK never follows.
+#[derive(Debug, Clone)]
+pub struct RedirectError {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl RedirectError {
+    /// The `3xx` status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The `Location` the server named, if any (as text, lossy).
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+    /// The response's `X-Request-Id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for RedirectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Enough of a location to recognise it, on one short line.
+        const SHOWN: usize = 200;
+        write!(f, "TopCalls answered {} redirecting to ", self.status)?;
+        match &self.location {
+            Some(location) if location.chars().count() > SHOWN => {
+                let cut: String = location.chars().take(SHOWN).collect();
+                write!(f, "`{}…`", cut.escape_debug())?;
+            }
+            Some(location) => write!(f, "`{}`", location.escape_debug())?,
+            None => f.write_str("no location")?,
+        }
+        f.write_str("; the SDK follows no redirects")
+    }
+}
+
+impl std::error::Error for RedirectError {}
+
 /// The API answered with an error status. The Problem+JSON body, the request
 /// id and the raw response stay reachable.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -313,6 +438,19 @@ impl ApiError {
     }
 }
 
+/// The body shows as in TRACE events: cut to 1 KiB, secrets redacted.
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &crate::redact::preview(&self.body))
+            .field("problem", &self.problem)
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TopCalls API error {}", self.status)?;
@@ -327,7 +465,6 @@ impl fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 /// A success response whose body the SDK could not decode.
-#[derive(Debug)]
 pub struct DecodeError {
     pub(crate) status: StatusCode,
     pub(crate) request_id: Option<String>,
@@ -339,6 +476,18 @@ impl DecodeError {
     /// The raw body that failed to decode.
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+}
+
+/// The body shows as in TRACE events: cut to 1 KiB, secrets redacted.
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body", &crate::redact::preview(&self.body))
+            .field("source", &self.source)
+            .finish()
     }
 }
 

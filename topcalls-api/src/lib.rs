@@ -22,6 +22,7 @@
 //! request id ([`ApiError`]).
 #![deny(missing_docs)]
 
+mod body;
 mod calls;
 mod campaigns;
 mod catalog;
@@ -29,6 +30,7 @@ mod client;
 mod error;
 mod pagination;
 mod phone_numbers;
+mod redact;
 mod requests;
 mod retry;
 mod transport;
@@ -56,7 +58,10 @@ pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
     ResponseInfo,
 };
-pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
+pub use error::{
+    ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
+    TransportError,
+};
 pub use pagination::{List, Listing, Page};
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumberFilters, PhoneNumbers};
 pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::error::ResponseTooLargeError;
 use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
 
 /// How a client retries failed attempts.
@@ -173,6 +174,7 @@ pub(crate) async fn execute(
     request: Request,
     operation: &'static str,
     policy: &RetryPolicy,
+    max_response_bytes: usize,
     mut on: impl FnMut(Event<'_>),
 ) -> reqwest::Result<Response> {
     let method = request.method().clone();
@@ -199,7 +201,7 @@ pub(crate) async fn execute(
         if tracing::enabled!(tracing::Level::TRACE)
             && let Some(body) = pending.body().and_then(reqwest::Body::as_bytes)
         {
-            tracing::trace!(parent: &span, body = %truncated(body), "request body");
+            tracing::trace!(parent: &span, body = %crate::redact::preview(body), "request body");
         }
         // Latency is only reported in DEBUG events: no clock reads otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
@@ -232,7 +234,12 @@ pub(crate) async fn execute(
                 };
                 let (response, retryable) = if status == StatusCode::CONFLICT {
                     // Boxed: a rare path, kept out of every request's future.
-                    Box::pin(key_in_use(response)).await?
+                    Box::pin(key_in_use(
+                        response,
+                        max_response_bytes,
+                        next.headers().get(IDEMPOTENCY_KEY),
+                    ))
+                    .await?
                 } else {
                     (response, retryable_status(status))
                 };
@@ -268,21 +275,41 @@ pub(crate) async fn execute(
     }
 }
 
-/// At most 1 KiB of a body, for TRACE logs. Bodies never appear at higher levels.
-pub(crate) fn truncated(body: &[u8]) -> String {
-    const LIMIT: usize = 1024;
-    let shown = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]).into_owned();
-    if body.len() > LIMIT {
-        format!("{shown}… ({} bytes)", body.len())
-    } else {
-        shown
-    }
-}
-
 /// A 409 is retried only when the problem says an earlier request with the
-/// same key is still in progress. Reads the body and rebuilds the response.
-async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
-    let (response, body) = buffer(response).await?;
+/// same key is still in progress. Reads the body (within `limit`) and
+/// rebuilds the response; one too large to read is not retried, and its
+/// body fails with [`ResponseTooLargeError`] for whoever reads it next.
+async fn key_in_use(
+    response: Response,
+    limit: usize,
+    idempotency_key: Option<&HeaderValue>,
+) -> reqwest::Result<(Response, bool)> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        // Its reader refuses it before reading: nothing to look at here.
+        return Ok((response, false));
+    }
+    let mut rebuilt = http::Response::new(());
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    *rebuilt.headers_mut() = response.headers().clone();
+    let (parts, ()) = rebuilt.into_parts();
+    let body = match crate::body::read(response, limit).await {
+        Ok(body) => body,
+        Err(crate::body::ReadError::Transport(error)) => return Err(error),
+        Err(crate::body::ReadError::TooLarge { declared }) => {
+            let error = ResponseTooLargeError {
+                status: parts.status,
+                limit,
+                declared_length: declared,
+                request_id: text(parts.headers.get(REQUEST_ID)),
+                idempotency_key: text(idempotency_key),
+            };
+            return Ok((crate::body::failed(parts, error), false));
+        }
+    };
     let in_use = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
@@ -291,26 +318,20 @@ async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
                 .map(|t| t.ends_with("idempotency_key_in_use"))
         })
         .unwrap_or(false);
-    Ok((response, in_use))
+    Ok((
+        Response::from(http::Response::from_parts(parts, body)),
+        in_use,
+    ))
 }
 
-/// Reads a response's body and returns an equivalent response with it.
-async fn buffer(response: Response) -> reqwest::Result<(Response, bytes::Bytes)> {
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    let mut rebuilt = http::Response::new(body.clone());
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok((Response::from(rebuilt), body))
+/// A header value as text, when it is text.
+pub(crate) fn text(value: Option<&HeaderValue>) -> Option<String> {
+    value.and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn retry_after_reads_seconds_ms_and_dates() {
