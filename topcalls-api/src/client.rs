@@ -191,12 +191,18 @@ impl Client {
         exchange: &mut Exchange,
     ) -> Result<T> {
         let limit = self.raw.inner.max_response_bytes;
-        let response =
-            crate::retry::execute(self.raw.client(), request, operation, policy, limit, |event| {
+        let response = crate::retry::execute(
+            self.raw.client(),
+            request,
+            operation,
+            policy,
+            limit,
+            |event| {
                 exchange.record(event);
-            })
-            .await
-            .map_err(|source| crate::error::transport(source, exchange))?;
+            },
+        )
+        .await
+        .map_err(|source| crate::error::transport(source, exchange))?;
         answer(response, limit, exchange).await
     }
 

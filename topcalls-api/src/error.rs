@@ -455,11 +455,31 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TopCalls API error {}", self.status)?;
         match (self.title(), self.detail()) {
-            (_, Some(detail)) => write!(f, ": {detail}"),
-            (Some(title), None) => write!(f, ": {title}"),
+            (_, Some(text)) | (Some(text), None) => {
+                f.write_str(": ")?;
+                one_line(f, text)
+            }
             (None, None) => Ok(()),
         }
     }
+}
+
+/// Writes text the server chose on one short line: control characters
+/// (line breaks that could forge log lines included) escaped, at most 300
+/// characters.
+fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    const SHOWN: usize = 300;
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN {
+            return f.write_str("…");
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for ApiError {}
@@ -528,4 +548,39 @@ pub(crate) fn transport(source: reqwest::Error, exchange: &Exchange) -> Error {
         may_have_taken_effect,
         attempts: exchange.attempts,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(body: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            HeaderMap::new(),
+            Bytes::from(body.to_string()),
+            None,
+        )
+    }
+
+    #[test]
+    fn server_text_displays_on_one_short_line() {
+        let forged = api_error(r#"{"detail":"bad\nINFO admin logged in\r\u2028x"}"#);
+        assert_eq!(
+            forged.to_string(),
+            "TopCalls API error 400 Bad Request: bad\\nINFO admin logged in\\r\\u{2028}x"
+        );
+        let long = api_error(&format!(r#"{{"title":"{}"}}"#, "é".repeat(1000)));
+        let shown = long.to_string();
+        assert!(shown.ends_with("é…"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'é').count(), 300);
+    }
+
+    #[test]
+    fn debug_shows_bodies_cut_and_redacted() {
+        let error = api_error(r#"{"title":"x","signing_secret":"whsec_hunter2hunter2"}"#);
+        let shown = format!("{error:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
 }

@@ -28,6 +28,9 @@ mod campaigns;
 mod catalog;
 mod client;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod pagination;
 mod phone_numbers;
 mod redact;

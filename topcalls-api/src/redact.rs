@@ -131,7 +131,10 @@ mod tests {
         for secret in ["hunter2", "swordfish", "deep", "12345"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("Acme") && shown.contains("\"username\":\"u\""), "{shown}");
+        assert!(
+            shown.contains("Acme") && shown.contains("\"username\":\"u\""),
+            "{shown}"
+        );
         assert_eq!(shown.matches(REDACTED).count(), 4, "{shown}");
     }
 
@@ -144,7 +147,10 @@ mod tests {
         assert!(shown.ends_with("… (4000 bytes)"), "{shown}");
         let json = format!("{{\"detail\":\"{}\"}}", "x".repeat(3000));
         let shown = preview(json.as_bytes());
-        assert!(shown.len() < 1100 && shown.ends_with("(3013 bytes)"), "{shown}");
+        assert!(
+            shown.len() < 1100 && shown.ends_with("(3013 bytes)"),
+            "{shown}"
+        );
         let broken = preview(br#"{"password":"hunter2""#);
         assert!(!broken.contains("hunter2"), "{broken}");
         assert!(broken.contains("malformed JSON"), "{broken}");

@@ -412,7 +412,10 @@ mod tests {
             ("Fri, 31 Dec 9999 23:59:59 GMT", Some(day)),
             ("Thu, 01 Jan 1970 00:00:00 GMT", Some(Duration::ZERO)),
             ("Sun, 06 Nov 1994 08:49:37 GMT", Some(Duration::ZERO)),
-            ("Mon, 22 Dec 2025 10:50:00 GMT", Some(Duration::from_secs(600))),
+            (
+                "Mon, 22 Dec 2025 10:50:00 GMT",
+                Some(Duration::from_secs(600)),
+            ),
             ("Fri, 31 Dec 99999 23:59:59 GMT", None),
             ("Mon, 32 Dec 2025 10:40:00 GMT", None),
         ] {

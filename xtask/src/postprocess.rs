@@ -314,7 +314,9 @@ fn redact_struct(
         return Err(format!("struct `{name}` holds a secret but is generic"));
     }
     let Fields::Named(fields) = &s.fields else {
-        return Err(format!("struct `{name}` holds a secret but has no named fields"));
+        return Err(format!(
+            "struct `{name}` holds a secret but has no named fields"
+        ));
     };
     let mut seen = BTreeSet::new();
     let mut holders = BTreeSet::new();
@@ -607,18 +609,49 @@ mod tests {
             items,
         });
         // Two structs and the newtype lose the derive; `Other` keeps it.
-        assert_eq!(out.matches("Debug,").count() + out.matches("Debug)").count(), 1, "{out}");
-        assert!(out.contains("#[derive(Clone, PartialEq)]\npub struct LoginPassword"), "{out}");
-        assert_eq!(out.matches("impl ::std::fmt::Debug for Login {").count(), 2, "{out}");
-        assert_eq!(out.matches(r#".field("password", &::std::format_args!("[redacted]"))"#).count(), 2, "{out}");
+        assert_eq!(
+            out.matches("Debug,").count() + out.matches("Debug)").count(),
+            1,
+            "{out}"
+        );
+        assert!(
+            out.contains("#[derive(Clone, PartialEq)]\npub struct LoginPassword"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("impl ::std::fmt::Debug for Login {").count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#".field("password", &::std::format_args!("[redacted]"))"#)
+                .count(),
+            2,
+            "{out}"
+        );
         // Matched by JSON name (`type` is the field `type_`).
-        assert_eq!(out.matches(r#".field("type_", &::std::format_args!("[redacted]"))"#).count(), 2, "{out}");
-        assert_eq!(out.matches(r#".field("user", &self.user)"#).count(), 2, "{out}");
-        assert!(out.contains("impl ::std::fmt::Debug for LoginPassword"), "{out}");
+        assert_eq!(
+            out.matches(r#".field("type_", &::std::format_args!("[redacted]"))"#)
+                .count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#".field("user", &self.user)"#).count(),
+            2,
+            "{out}"
+        );
+        assert!(
+            out.contains("impl ::std::fmt::Debug for LoginPassword"),
+            "{out}"
+        );
         // Each impl follows its struct.
         let login = out.find("pub struct Login {").unwrap();
         let debug = out.find("impl ::std::fmt::Debug for Login {").unwrap();
-        assert!(login < debug && debug < out.find("pub struct LoginPassword").unwrap(), "{out}");
+        assert!(
+            login < debug && debug < out.find("pub struct LoginPassword").unwrap(),
+            "{out}"
+        );
     }
 
     #[test]
