@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use reqwest::Response;
 
@@ -63,9 +63,9 @@ pub(crate) async fn read(mut response: Response, limit: usize) -> Result<Bytes, 
     if total > limit {
         return Err(ReadError::TooLarge { declared });
     }
-    // `declared` is at most `limit` here; without it, grow as chunks come.
-    let capacity = declared.map_or(total, |length| length as usize).max(total);
-    let mut body = BytesMut::with_capacity(capacity);
+    // `declared` is at most `limit` here; without it, grow as chunks come,
+    // doubling but never past the limit.
+    let mut body = Vec::with_capacity(declared.map_or(total, |length| length as usize).max(total));
     body.extend_from_slice(&first);
     body.extend_from_slice(&second);
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
@@ -73,9 +73,13 @@ pub(crate) async fn read(mut response: Response, limit: usize) -> Result<Bytes, 
         if total > limit {
             return Err(ReadError::TooLarge { declared });
         }
+        if body.capacity() < total {
+            let grown = body.capacity().saturating_mul(2).clamp(total, limit);
+            body.reserve_exact(grown - body.len());
+        }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(Bytes::from(body))
 }
 
 /// The [`ResponseTooLargeError`] somewhere in `error`'s chain of causes.
