@@ -42,12 +42,12 @@ pub(crate) async fn read(mut response: Response, limit: usize) -> Result<Bytes, 
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ReadError::TooLarge { declared });
     }
-    let classify = |error: reqwest::Error| {
-        if find_too_large(&error).is_some() {
-            ReadError::TooLarge { declared }
-        } else {
-            ReadError::Transport(error)
-        }
+    // A body already cut off by the retry loop says so in its error.
+    let classify = |error: reqwest::Error| match find_too_large(&error) {
+        Some(found) => ReadError::TooLarge {
+            declared: found.declared_length,
+        },
+        None => ReadError::Transport(error),
     };
     // Most bodies arrive in one chunk: keep it as is, copy nothing.
     let Some(first) = response.chunk().await.map_err(classify)? else {
@@ -74,7 +74,7 @@ pub(crate) async fn read(mut response: Response, limit: usize) -> Result<Bytes, 
             return Err(ReadError::TooLarge { declared });
         }
         if body.capacity() < total {
-            let grown = body.capacity().saturating_mul(2).clamp(total, limit);
+            let grown = body.capacity().saturating_mul(2).max(total).min(limit);
             body.reserve_exact(grown - body.len());
         }
         body.extend_from_slice(&chunk);

@@ -330,14 +330,14 @@ impl fmt::Display for RedirectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         /// Enough of a location to recognise it, on one short line.
         const SHOWN: usize = 200;
-        write!(f, "TopCalls answered {} redirecting to ", self.status)?;
+        write!(f, "TopCalls redirected ({}) ", self.status)?;
         match &self.location {
             Some(location) if location.chars().count() > SHOWN => {
                 let cut: String = location.chars().take(SHOWN).collect();
-                write!(f, "`{}…`", cut.escape_debug())?;
+                write!(f, "to `{}…`", cut.escape_debug())?;
             }
-            Some(location) => write!(f, "`{}`", location.escape_debug())?,
-            None => f.write_str("no location")?,
+            Some(location) => write!(f, "to `{}`", location.escape_debug())?,
+            None => f.write_str("without a location")?,
         }
         f.write_str("; the SDK follows no redirects")
     }
@@ -574,6 +574,26 @@ mod tests {
         let shown = long.to_string();
         assert!(shown.ends_with("é…"), "{shown}");
         assert_eq!(shown.chars().filter(|c| *c == 'é').count(), 300);
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_on_one_line() {
+        let redirect = |location: Option<&str>| RedirectError {
+            status: StatusCode::TEMPORARY_REDIRECT,
+            location: location.map(str::to_string),
+            request_id: None,
+            idempotency_key: None,
+        };
+        assert_eq!(
+            redirect(Some("http://evil.example/x")).to_string(),
+            "TopCalls redirected (307 Temporary Redirect) to `http://evil.example/x`; the SDK follows no redirects"
+        );
+        assert_eq!(
+            redirect(None).to_string(),
+            "TopCalls redirected (307 Temporary Redirect) without a location; the SDK follows no redirects"
+        );
+        let long = redirect(Some(&format!("http://x/{}\nforged", "a".repeat(500)))).to_string();
+        assert!(!long.contains('\n') && long.contains("a…`"), "{long}");
     }
 
     #[test]
