@@ -432,7 +432,10 @@ impl ApiError {
     pub fn request_id(&self) -> Option<&str> {
         self.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
     }
-    /// The wait the server asked for (`Retry-After` / `retry-after-ms`).
+    /// The wait the server asked for (`retry-after-ms`, else `Retry-After`
+    /// in seconds or as an HTTP date), at most a day. `None` when it asked
+    /// for none, or for one that is not a usable number (negative, NaN,
+    /// infinite, text).
     pub fn retry_after(&self) -> Option<Duration> {
         crate::retry::retry_after(&self.headers)
     }
