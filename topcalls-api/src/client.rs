@@ -9,7 +9,10 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use crate::error::{ApiError, DeadlineError, DecodeError, Error, Result};
+use crate::body::ReadError;
+use crate::error::{
+    ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
+};
 use crate::generated;
 use crate::retry::RetryPolicy;
 use crate::transport::{self, Exchange, Inner, Operation};
@@ -66,6 +69,7 @@ impl fmt::Debug for Client {
             .field("api_key", &"[redacted]")
             .field("retry", &self.raw.inner.retry)
             .field("deadline", &self.deadline)
+            .field("max_response_bytes", &self.raw.inner.max_response_bytes)
             .finish()
     }
 }
@@ -186,44 +190,20 @@ impl Client {
         operation: &'static str,
         exchange: &mut Exchange,
     ) -> Result<T> {
-        let response =
-            crate::retry::execute(self.raw.client(), request, operation, policy, |event| {
+        let limit = self.raw.inner.max_response_bytes;
+        let response = crate::retry::execute(
+            self.raw.client(),
+            request,
+            operation,
+            policy,
+            limit,
+            |event| {
                 exchange.record(event);
-            })
-            .await
-            .map_err(|source| crate::error::transport(source, exchange))?;
-        let status = response.status();
-        if status.is_success() {
-            let body = response
-                .bytes()
-                .await
-                .map_err(|source| crate::error::transport(source, exchange))?;
-            // An empty body (`204 No Content`) reads as JSON `null`: `()`
-            // for operations without a body, a decode error for the others.
-            let json: &[u8] = if body.is_empty() { b"null" } else { &body };
-            return serde_json::from_slice(json).map_err(|source| {
-                Error::Decode(Box::new(DecodeError {
-                    status,
-                    request_id: exchange.request_id(),
-                    body,
-                    source,
-                }))
-            });
-        }
-        // Keep the raw error body: the Problem's extra members, or a body
-        // that is not Problem+JSON at all, stay reachable from the error.
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| crate::error::transport(source, exchange))?;
-        tracing::trace!(status = status.as_u16(), body = %crate::retry::truncated(&body), "error response body");
-        Err(Error::Api(Box::new(ApiError::new(
-            status,
-            headers,
-            body,
-            exchange.idempotency_key.clone(),
-        ))))
+            },
+        )
+        .await
+        .map_err(|source| crate::error::transport(source, exchange))?;
+        answer(response, limit, exchange).await
     }
 
     /// Like [`Client::run`] for a POST: the idempotency key is fixed before
@@ -240,6 +220,66 @@ impl Client {
         };
         self.run(options, |raw| build(raw, key)).await
     }
+}
+
+/// Reads the final response of an operation: its success body, at most
+/// `limit` bytes of it, decoded as `T`; or the error it stands for.
+pub(crate) async fn answer<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    limit: usize,
+    exchange: &Exchange,
+) -> Result<T> {
+    let status = response.status();
+    if status.is_redirection() {
+        // Never followed (see `ClientBuilder::build`): say where it pointed.
+        return Err(Error::Redirect(Box::new(RedirectError {
+            status,
+            location: response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            request_id: exchange.request_id(),
+            idempotency_key: exchange.idempotency_key.clone(),
+        })));
+    }
+    // An error keeps its headers (`Retry-After`, the request id).
+    let headers = (!status.is_success()).then(|| response.headers().clone());
+    let body = crate::body::read(response, limit)
+        .await
+        .map_err(|error| match error {
+            ReadError::Transport(source) => crate::error::transport(source, exchange),
+            ReadError::TooLarge { declared } => {
+                Error::ResponseTooLarge(Box::new(ResponseTooLargeError {
+                    status,
+                    limit,
+                    declared_length: declared,
+                    request_id: exchange.request_id(),
+                    idempotency_key: exchange.idempotency_key.clone(),
+                }))
+            }
+        })?;
+    let Some(headers) = headers else {
+        // An empty body (`204 No Content`) reads as JSON `null`: `()`
+        // for operations without a body, a decode error for the others.
+        let json: &[u8] = if body.is_empty() { b"null" } else { &body };
+        return serde_json::from_slice(json).map_err(|source| {
+            Error::Decode(Box::new(DecodeError {
+                status,
+                request_id: exchange.request_id(),
+                body,
+                source,
+            }))
+        });
+    };
+    // Keep the raw error body: the Problem's extra members, or a body
+    // that is not Problem+JSON at all, stay reachable from the error.
+    tracing::trace!(status = status.as_u16(), body = %crate::redact::preview(&body), "error response body");
+    Err(Error::Api(Box::new(ApiError::new(
+        status,
+        headers,
+        body,
+        exchange.idempotency_key.clone(),
+    ))))
 }
 
 fn validate_idempotency_key(key: String) -> Result<String> {
@@ -326,6 +366,7 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     deadline: Option<Duration>,
     observer: Option<Observer>,
+    max_response_bytes: Option<usize>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -338,6 +379,7 @@ impl fmt::Debug for ClientBuilder {
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -414,8 +456,31 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest response body the client reads, in bytes; default
+    /// 32 MiB, well above the largest answer of the API (a page of 200 calls
+    /// with their transcripts: ~3.5 MB for 10-minute calls, ~18 MB for
+    /// 60-minute ones).
+    ///
+    /// Success and error bodies alike: a `Content-Length` over the limit is
+    /// refused before the body is read, and a body that streams past it is
+    /// cut off there, so a broken or hostile server cannot make the client
+    /// hold more. Either way the operation fails with
+    /// [`Error::ResponseTooLarge`].
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
     /// Your own `reqwest::Client` (proxies, TLS roots, pools). Its timeouts
-    /// replace the builder's; authentication and retries still apply.
+    /// replace the builder's; authentication, retries and the response size
+    /// limit still apply.
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`, as the
+    /// SDK's own client is: a client that follows redirects re-sends a
+    /// request's body and `Idempotency-Key` wherever a server points it
+    /// (reqwest only drops `Authorization` when the host changes). The SDK
+    /// cannot change the policy of a client you built.
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -473,6 +538,12 @@ impl ClientBuilder {
                     self.request_timeout
                         .unwrap_or(transport::DEFAULT_REQUEST_TIMEOUT),
                 )
+                // The API never redirects. Following one would re-send the
+                // body (a carrier's SIP password, say) and the idempotency
+                // key to whatever host the server names, plain http
+                // included, or turn a POST into a GET elsewhere. A `3xx`
+                // is an `Error::Redirect` naming its location instead.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -480,6 +551,9 @@ impl ClientBuilder {
             authorization,
             user_agent,
             retry: self.retry.unwrap_or_default(),
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(crate::body::DEFAULT_MAX_RESPONSE_BYTES),
         };
         Ok(Client {
             raw: generated::Client::new_with_client(&base_url, http, inner),

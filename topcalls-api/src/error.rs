@@ -38,6 +38,15 @@ pub enum Error {
     /// The operation's overall deadline passed, across all attempts.
     #[error(transparent)]
     Deadline(Box<DeadlineError>),
+    /// The response body was larger than the client accepts
+    /// ([`crate::ClientBuilder::max_response_bytes`]); reading stopped there.
+    #[error(transparent)]
+    ResponseTooLarge(Box<ResponseTooLargeError>),
+    /// The server answered with a redirect (`3xx`). The SDK follows none: the
+    /// TopCalls API never redirects, and following one would re-send the
+    /// request (its body and idempotency key) wherever the server says.
+    #[error(transparent)]
+    Redirect(Box<RedirectError>),
 }
 
 impl Error {
@@ -54,6 +63,8 @@ impl Error {
         match self {
             Error::Api(api) => Some(api.status),
             Error::Decode(decode) => Some(decode.status),
+            Error::ResponseTooLarge(large) => Some(large.status),
+            Error::Redirect(redirect) => Some(redirect.status),
             _ => None,
         }
     }
@@ -63,6 +74,8 @@ impl Error {
         match self {
             Error::Api(api) => api.request_id(),
             Error::Decode(decode) => decode.request_id.as_deref(),
+            Error::ResponseTooLarge(large) => large.request_id.as_deref(),
+            Error::Redirect(redirect) => redirect.request_id.as_deref(),
             _ => None,
         }
     }
@@ -74,17 +87,21 @@ impl Error {
             Error::Transport(t) => t.idempotency_key.as_deref(),
             Error::Api(api) => api.idempotency_key.as_deref(),
             Error::Deadline(d) => d.idempotency_key.as_deref(),
+            Error::ResponseTooLarge(large) => large.idempotency_key.as_deref(),
+            Error::Redirect(redirect) => redirect.idempotency_key.as_deref(),
             _ => None,
         }
     }
 
     /// Whether the request may have taken effect on the server although no
-    /// answer came back (timeout or connection lost after sending). Retry
-    /// with [`Error::idempotency_key`] to find out safely.
+    /// usable answer came back (timeout or connection lost after sending, or
+    /// a success answer too large to read). Retry with
+    /// [`Error::idempotency_key`] to find out safely.
     pub fn may_have_taken_effect(&self) -> bool {
         match self {
             Error::Transport(t) => t.may_have_taken_effect,
             Error::Deadline(d) => d.may_have_taken_effect,
+            Error::ResponseTooLarge(large) => large.status.is_success(),
             _ => false,
         }
     }
@@ -220,9 +237,117 @@ impl fmt::Display for DeadlineError {
 
 impl std::error::Error for DeadlineError {}
 
+/// A response body over the client's size limit. Nothing beyond the limit
+/// was read: a `Content-Length` over it is refused before the body, a body
+/// streaming past it is cut off there.
+///
+/// Callers of the generated builders ([`crate::Client::raw`]) meet it as
+/// the cause of a `ResponseBodyError`:
+///
+/// ```
+/// use std::error::Error as _;
+/// use topcalls_api::ResponseTooLargeError;
+/// use topcalls_api::generated::Error;
+/// use topcalls_api::types::Problem;
+///
+/// fn too_large(error: &Error<Problem>) -> Option<&ResponseTooLargeError> {
+///     let mut cause = error.source();
+///     while let Some(error) = cause {
+///         if let Some(found) = error.downcast_ref::<ResponseTooLargeError>() {
+///             return Some(found);
+///         }
+///         cause = error.source();
+///     }
+///     None
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResponseTooLargeError {
+    pub(crate) status: StatusCode,
+    pub(crate) limit: usize,
+    pub(crate) declared_length: Option<u64>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl ResponseTooLargeError {
+    /// The status of the response.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+    /// The `Content-Length` the response declared, if it declared one (a
+    /// chunked body declares none).
+    pub fn declared_length(&self) -> Option<u64> {
+        self.declared_length
+    }
+    /// The response's `X-Request-Id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for ResponseTooLargeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} response from TopCalls is larger than the limit of {} bytes",
+            self.status, self.limit
+        )
+    }
+}
+
+impl std::error::Error for ResponseTooLargeError {}
+
+/// The server answered with a redirect, which the SDK never follows.
+#[derive(Debug, Clone)]
+pub struct RedirectError {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl RedirectError {
+    /// The `3xx` status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The `Location` the server named, if any (as text, lossy).
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+    /// The response's `X-Request-Id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for RedirectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Enough of a location to recognise it, on one short line.
+        const SHOWN: usize = 200;
+        write!(f, "TopCalls redirected ({}) ", self.status)?;
+        match &self.location {
+            Some(location) if location.chars().count() > SHOWN => {
+                let cut: String = location.chars().take(SHOWN).collect();
+                write!(f, "to `{}…`", cut.escape_debug())?;
+            }
+            Some(location) => write!(f, "to `{}`", location.escape_debug())?,
+            None => f.write_str("without a location")?,
+        }
+        f.write_str("; the SDK follows no redirects")
+    }
+}
+
+impl std::error::Error for RedirectError {}
+
 /// The API answered with an error status. The Problem+JSON body, the request
 /// id and the raw response stay reachable.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -307,9 +432,25 @@ impl ApiError {
     pub fn request_id(&self) -> Option<&str> {
         self.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
     }
-    /// The wait the server asked for (`Retry-After` / `retry-after-ms`).
+    /// The wait the server asked for (`retry-after-ms`, else `Retry-After`
+    /// in seconds or as an HTTP date), at most a day. `None` when it asked
+    /// for none, or for one that is not a usable number (negative, NaN,
+    /// infinite, text).
     pub fn retry_after(&self) -> Option<Duration> {
         crate::retry::retry_after(&self.headers)
+    }
+}
+
+/// The body shows as in TRACE events: cut to 1 KiB, secrets redacted.
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &crate::redact::preview(&self.body))
+            .field("problem", &self.problem)
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
     }
 }
 
@@ -317,17 +458,36 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TopCalls API error {}", self.status)?;
         match (self.title(), self.detail()) {
-            (_, Some(detail)) => write!(f, ": {detail}"),
-            (Some(title), None) => write!(f, ": {title}"),
+            (_, Some(text)) | (Some(text), None) => {
+                f.write_str(": ")?;
+                one_line(f, text)
+            }
             (None, None) => Ok(()),
         }
     }
 }
 
+/// Writes text the server chose on one short line: control characters
+/// (line breaks that could forge log lines included) escaped, at most 300
+/// characters.
+fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    const SHOWN: usize = 300;
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN {
+            return f.write_str("…");
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
+}
+
 impl std::error::Error for ApiError {}
 
 /// A success response whose body the SDK could not decode.
-#[derive(Debug)]
 pub struct DecodeError {
     pub(crate) status: StatusCode,
     pub(crate) request_id: Option<String>,
@@ -339,6 +499,18 @@ impl DecodeError {
     /// The raw body that failed to decode.
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+}
+
+/// The body shows as in TRACE events: cut to 1 KiB, secrets redacted.
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body", &crate::redact::preview(&self.body))
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -379,4 +551,59 @@ pub(crate) fn transport(source: reqwest::Error, exchange: &Exchange) -> Error {
         may_have_taken_effect,
         attempts: exchange.attempts,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(body: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            HeaderMap::new(),
+            Bytes::from(body.to_string()),
+            None,
+        )
+    }
+
+    #[test]
+    fn server_text_displays_on_one_short_line() {
+        let forged = api_error(r#"{"detail":"bad\nINFO admin logged in\r\u2028x"}"#);
+        assert_eq!(
+            forged.to_string(),
+            "TopCalls API error 400 Bad Request: bad\\nINFO admin logged in\\r\\u{2028}x"
+        );
+        let long = api_error(&format!(r#"{{"title":"{}"}}"#, "é".repeat(1000)));
+        let shown = long.to_string();
+        assert!(shown.ends_with("é…"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'é').count(), 300);
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_on_one_line() {
+        let redirect = |location: Option<&str>| RedirectError {
+            status: StatusCode::TEMPORARY_REDIRECT,
+            location: location.map(str::to_string),
+            request_id: None,
+            idempotency_key: None,
+        };
+        assert_eq!(
+            redirect(Some("http://evil.example/x")).to_string(),
+            "TopCalls redirected (307 Temporary Redirect) to `http://evil.example/x`; the SDK follows no redirects"
+        );
+        assert_eq!(
+            redirect(None).to_string(),
+            "TopCalls redirected (307 Temporary Redirect) without a location; the SDK follows no redirects"
+        );
+        let long = redirect(Some(&format!("http://x/{}\nforged", "a".repeat(500)))).to_string();
+        assert!(!long.contains('\n') && long.contains("a…`"), "{long}");
+    }
+
+    #[test]
+    fn debug_shows_bodies_cut_and_redacted() {
+        let error = api_error(r#"{"title":"x","signing_secret":"whsec_hunter2hunter2"}"#);
+        let shown = format!("{error:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
 }

@@ -22,13 +22,18 @@
 //! request id ([`ApiError`]).
 #![deny(missing_docs)]
 
+mod body;
 mod calls;
 mod campaigns;
 mod catalog;
 mod client;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod pagination;
 mod phone_numbers;
+mod redact;
 mod requests;
 mod retry;
 mod transport;
@@ -56,7 +61,10 @@ pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
     ResponseInfo,
 };
-pub use error::{ApiError, DeadlineError, DecodeError, Error, Result, TransportError};
+pub use error::{
+    ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
+    TransportError,
+};
 pub use pagination::{List, Listing, Page};
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumberFilters, PhoneNumbers};
 pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};

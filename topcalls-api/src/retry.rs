@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::error::ResponseTooLargeError;
 use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
 
 /// How a client retries failed attempts.
@@ -108,24 +109,61 @@ fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// The wait a response asks for: `retry-after-ms`, then `Retry-After` in
-/// seconds or as an HTTP date.
+/// The longest wait a response can ask for: a larger (or overflowing)
+/// `Retry-After` / `retry-after-ms` reads as this. No rate limit of the API
+/// lasts a day; a value beyond it is nonsense, but still means "long".
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The wait a response asks for: `retry-after-ms` (milliseconds, fractions
+/// allowed), then `Retry-After` in whole seconds or as an HTTP date.
+///
+/// Never panics: a value that is not a number, negative, NaN or infinite is
+/// ignored (`None`, or the next header); one too large for a `Duration`, or
+/// beyond [`MAX_RETRY_AFTER`], reads as [`MAX_RETRY_AFTER`]; a date in the
+/// past reads as zero.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok())
-        && let Ok(ms) = ms.trim().parse::<f64>()
-        && ms.is_finite()
-        && ms >= 0.0
+    retry_after_at(headers, SystemTime::now())
+}
+
+/// [`retry_after`] as of `now` (HTTP dates are relative to it).
+pub(crate) fn retry_after_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(wait) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(milliseconds)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(wait);
     }
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // `delay-seconds` is `1*DIGIT`: so many digits that `u64` overflows
+        // is a very long wait, not an unreadable one.
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
+}
+
+/// A `retry-after-ms` value: a finite, non-negative decimal number.
+fn milliseconds(value: &str) -> Option<Duration> {
+    let ms = value.trim().parse::<f64>().ok()?;
+    if !ms.is_finite() || ms < 0.0 {
+        return None;
+    }
+    if ms == 0.0 {
+        // `-0` included, which `Duration` would call negative.
+        return Some(Duration::ZERO);
+    }
+    // Finite and non-negative: only overflow can fail, and that is "long".
+    Some(
+        Duration::try_from_secs_f64(ms / 1000.0)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
     )
 }
 
@@ -136,6 +174,7 @@ pub(crate) async fn execute(
     request: Request,
     operation: &'static str,
     policy: &RetryPolicy,
+    max_response_bytes: usize,
     mut on: impl FnMut(Event<'_>),
 ) -> reqwest::Result<Response> {
     let method = request.method().clone();
@@ -162,7 +201,7 @@ pub(crate) async fn execute(
         if tracing::enabled!(tracing::Level::TRACE)
             && let Some(body) = pending.body().and_then(reqwest::Body::as_bytes)
         {
-            tracing::trace!(parent: &span, body = %truncated(body), "request body");
+            tracing::trace!(parent: &span, body = %crate::redact::preview(body), "request body");
         }
         // Latency is only reported in DEBUG events: no clock reads otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
@@ -195,7 +234,12 @@ pub(crate) async fn execute(
                 };
                 let (response, retryable) = if status == StatusCode::CONFLICT {
                     // Boxed: a rare path, kept out of every request's future.
-                    Box::pin(key_in_use(response)).await?
+                    Box::pin(key_in_use(
+                        response,
+                        max_response_bytes,
+                        next.headers().get(IDEMPOTENCY_KEY),
+                    ))
+                    .await?
                 } else {
                     (response, retryable_status(status))
                 };
@@ -231,21 +275,41 @@ pub(crate) async fn execute(
     }
 }
 
-/// At most 1 KiB of a body, for TRACE logs. Bodies never appear at higher levels.
-pub(crate) fn truncated(body: &[u8]) -> String {
-    const LIMIT: usize = 1024;
-    let shown = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]).into_owned();
-    if body.len() > LIMIT {
-        format!("{shown}… ({} bytes)", body.len())
-    } else {
-        shown
-    }
-}
-
 /// A 409 is retried only when the problem says an earlier request with the
-/// same key is still in progress. Reads the body and rebuilds the response.
-async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
-    let (response, body) = buffer(response).await?;
+/// same key is still in progress. Reads the body (within `limit`) and
+/// rebuilds the response; one too large to read is not retried, and its
+/// body fails with [`ResponseTooLargeError`] for whoever reads it next.
+async fn key_in_use(
+    response: Response,
+    limit: usize,
+    idempotency_key: Option<&HeaderValue>,
+) -> reqwest::Result<(Response, bool)> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        // Its reader refuses it before reading: nothing to look at here.
+        return Ok((response, false));
+    }
+    let mut rebuilt = http::Response::new(());
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    *rebuilt.headers_mut() = response.headers().clone();
+    let (parts, ()) = rebuilt.into_parts();
+    let body = match crate::body::read(response, limit).await {
+        Ok(body) => body,
+        Err(crate::body::ReadError::Transport(error)) => return Err(error),
+        Err(crate::body::ReadError::TooLarge { declared }) => {
+            let error = ResponseTooLargeError {
+                status: parts.status,
+                limit,
+                declared_length: declared,
+                request_id: text(parts.headers.get(REQUEST_ID)),
+                idempotency_key: text(idempotency_key),
+            };
+            return Ok((crate::body::failed(parts, error), false));
+        }
+    };
     let in_use = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
@@ -254,26 +318,20 @@ async fn key_in_use(response: Response) -> reqwest::Result<(Response, bool)> {
                 .map(|t| t.ends_with("idempotency_key_in_use"))
         })
         .unwrap_or(false);
-    Ok((response, in_use))
+    Ok((
+        Response::from(http::Response::from_parts(parts, body)),
+        in_use,
+    ))
 }
 
-/// Reads a response's body and returns an equivalent response with it.
-async fn buffer(response: Response) -> reqwest::Result<(Response, bytes::Bytes)> {
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    let mut rebuilt = http::Response::new(body.clone());
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok((Response::from(rebuilt), body))
+/// A header value as text, when it is text.
+pub(crate) fn text(value: Option<&HeaderValue>) -> Option<String> {
+    value.and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn retry_after_reads_seconds_ms_and_dates() {
@@ -295,6 +353,86 @@ mod tests {
         );
         dated.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&dated), None);
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn absurd_waits_are_capped_or_ignored_never_a_panic() {
+        let day = MAX_RETRY_AFTER;
+        for (value, expected) in [
+            ("1e300", Some(day)),
+            ("18446744073709551616000", Some(day)),
+            ("1.7976931348623157e308", Some(day)),
+            ("86400001", Some(day)),
+            ("86399999", Some(Duration::from_micros(86_399_999_000))),
+            ("0.5", Some(Duration::from_micros(500))),
+            ("-0", Some(Duration::ZERO)),
+            ("-1e-400", Some(Duration::ZERO)),
+            ("1e-400", Some(Duration::ZERO)),
+            ("  250  ", Some(Duration::from_millis(250))),
+            ("-1", None),
+            ("-1e300", None),
+            ("NaN", None),
+            ("nan", None),
+            ("inf", None),
+            ("-infinity", None),
+            ("0x10", None),
+            ("1_000", None),
+            ("", None),
+            ("soon", None),
+        ] {
+            assert_eq!(
+                retry_after(&headers(&[("retry-after-ms", value)])),
+                expected,
+                "retry-after-ms: {value:?}"
+            );
+        }
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_766_400_000);
+        for (value, expected) in [
+            ("18446744073709551616000", Some(day)),
+            ("18446744073709551615", Some(day)),
+            ("99999999999999999999999999999999999999", Some(day)),
+            ("86401", Some(day)),
+            ("0", Some(Duration::ZERO)),
+            ("007", Some(Duration::from_secs(7))),
+            ("-5", None),
+            ("+5", None),
+            ("1.5", None),
+            ("1e3", None),
+            ("NaN", None),
+            ("inf", None),
+            ("", None),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(day)),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", Some(Duration::ZERO)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(Duration::ZERO)),
+            (
+                "Mon, 22 Dec 2025 10:50:00 GMT",
+                Some(Duration::from_secs(600)),
+            ),
+            ("Fri, 31 Dec 99999 23:59:59 GMT", None),
+            ("Mon, 32 Dec 2025 10:40:00 GMT", None),
+        ] {
+            assert_eq!(
+                retry_after_at(&headers(&[("retry-after", value)]), now),
+                expected,
+                "Retry-After: {value:?}"
+            );
+        }
+        // An unusable `retry-after-ms` falls back to `Retry-After`.
+        let both = headers(&[("retry-after-ms", "NaN"), ("retry-after", "3")]);
+        assert_eq!(retry_after(&both), Some(Duration::from_secs(3)));
+        // Bytes that are not text are ignored.
+        let mut binary = HeaderMap::new();
+        binary.insert(RETRY_AFTER, HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        binary.insert("retry-after-ms", HeaderValue::from_bytes(b"1\xff").unwrap());
+        assert_eq!(retry_after(&binary), None);
     }
 
     #[test]

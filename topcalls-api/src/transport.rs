@@ -12,6 +12,7 @@ use progenitor_client::{ClientHooks, ClientInfo as _, Error as GenError, Operati
 use reqwest::header::{self, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
+use crate::error::ResponseTooLargeError;
 use crate::generated::Client as GeneratedClient;
 use crate::retry::RetryPolicy;
 use crate::types::Problem;
@@ -28,6 +29,8 @@ pub struct Inner {
     pub(crate) authorization: HeaderValue,
     pub(crate) user_agent: HeaderValue,
     pub(crate) retry: RetryPolicy,
+    /// The largest response body read, in bytes.
+    pub(crate) max_response_bytes: usize,
 }
 
 impl fmt::Debug for Inner {
@@ -36,6 +39,7 @@ impl fmt::Debug for Inner {
             .field("authorization", &"[redacted]")
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -135,16 +139,28 @@ impl ClientHooks<Inner> for GeneratedClient {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
+        let limit = self.inner.max_response_bytes;
+        let idempotency_key = crate::retry::text(request.headers().get(&IDEMPOTENCY_KEY));
         // Boxed: the retry loop's state is large, and the generated code
         // would otherwise carry (and move) it inline.
-        Box::pin(crate::retry::execute(
+        let response = Box::pin(crate::retry::execute(
             self.client(),
             request,
             info.operation_id,
             &self.inner.retry,
+            limit,
             |_| {},
         ))
-        .await
+        .await?;
+        // `send()` reads the body itself: hand it one that stops at the limit.
+        let error = ResponseTooLargeError {
+            status: response.status(),
+            limit,
+            declared_length: response.content_length(),
+            request_id: crate::retry::text(response.headers().get(REQUEST_ID)),
+            idempotency_key,
+        };
+        Ok(crate::body::limit(response, limit, error))
     }
 }
 

@@ -271,8 +271,9 @@ impl Verifier {
     ///
     /// # Errors
     ///
-    /// A missing or unreadable header, a timestamp outside the tolerance, or
-    /// [`WebhookError::BadSignature`] when no signature matches.
+    /// A missing or unreadable header (an empty `webhook-id` included), a
+    /// timestamp outside the tolerance, or [`WebhookError::BadSignature`]
+    /// when no signature matches.
     ///
     /// ```
     /// use topcalls_api::webhooks::{Verifier, WebhookError, WebhookSecret, sign_headers};
@@ -303,6 +304,9 @@ impl Verifier {
         now: i64,
     ) -> Result<WebhookMeta, WebhookError> {
         let id = header(headers, ID_HEADER)?;
+        if id.trim().is_empty() {
+            return Err(WebhookError::InvalidHeader(ID_HEADER));
+        }
         let timestamp: i64 = header(headers, TIMESTAMP_HEADER)?
             .trim()
             .parse()
@@ -879,6 +883,8 @@ mod tests {
             (TIMESTAMP_HEADER, &b"yesterday"[..]),
             (TIMESTAMP_HEADER, b"1.7e9"),
             (ID_HEADER, b"msg_\xff"),
+            (ID_HEADER, b""),
+            (ID_HEADER, b"  "),
             (SIGNATURE_HEADER, b"v1,\xff"),
         ] {
             let mut h = good.clone();
@@ -886,6 +892,14 @@ mod tests {
             assert!(
                 matches!(verifier.verify_at(&h, body, now), Err(WebhookError::InvalidHeader(n)) if n == name),
                 "{name}: {value:?}"
+            );
+        }
+        // An empty id is malformed even when the signature over it is right.
+        for blank in ["", " "] {
+            let signed = sign_headers(&secret, blank, now, body);
+            assert!(
+                matches!(verifier.verify_at(&signed, body, now), Err(WebhookError::InvalidHeader(n)) if n == ID_HEADER),
+                "{blank:?}"
             );
         }
         // Signatures that are not v1, not base64 or not 32 bytes never match.

@@ -2819,12 +2819,20 @@ impl SipGatewayInput {
     }
 }
 ///Digest credentials the carrier uses on inbound calls (trunk type `auth`). Never echoed back.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, schemars::JsonSchema)]
 pub struct SipInboundAuth {
     ///Digest password.
     pub password: SipInboundAuthPassword,
     ///Digest user name.
     pub username: SipInboundAuthUsername,
+}
+impl ::std::fmt::Debug for SipInboundAuth {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SipInboundAuth")
+            .field("password", &::std::format_args!("[redacted]"))
+            .field("username", &self.username)
+            .finish()
+    }
 }
 impl SipInboundAuth {
     pub fn builder() -> builder::SipInboundAuth {
@@ -2835,7 +2843,6 @@ impl SipInboundAuth {
 #[derive(
     ::serde::Serialize,
     Clone,
-    Debug,
     Eq,
     Hash,
     Ord,
@@ -2845,6 +2852,11 @@ impl SipInboundAuth {
 )]
 #[serde(transparent)]
 pub struct SipInboundAuthPassword(::std::string::String);
+impl ::std::fmt::Debug for SipInboundAuthPassword {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
 impl ::std::ops::Deref for SipInboundAuthPassword {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
@@ -2960,7 +2972,7 @@ impl<'de> ::serde::Deserialize<'de> for SipInboundAuthUsername {
     }
 }
 ///SIP registration credentials (trunk type `reg`). Never echoed back.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, schemars::JsonSchema)]
 pub struct SipRegistration {
     ///Registration password.
     pub password: SipRegistrationPassword,
@@ -2969,6 +2981,15 @@ pub struct SipRegistration {
     pub realm: ::std::option::Option<SipRegistrationRealm>,
     ///Registration user name.
     pub username: SipRegistrationUsername,
+}
+impl ::std::fmt::Debug for SipRegistration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SipRegistration")
+            .field("password", &::std::format_args!("[redacted]"))
+            .field("realm", &self.realm)
+            .field("username", &self.username)
+            .finish()
+    }
 }
 impl SipRegistration {
     pub fn builder() -> builder::SipRegistration {
@@ -2979,7 +3000,6 @@ impl SipRegistration {
 #[derive(
     ::serde::Serialize,
     Clone,
-    Debug,
     Eq,
     Hash,
     Ord,
@@ -2989,6 +3009,11 @@ impl SipRegistration {
 )]
 #[serde(transparent)]
 pub struct SipRegistrationPassword(::std::string::String);
+impl ::std::fmt::Debug for SipRegistrationPassword {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
 impl ::std::ops::Deref for SipRegistrationPassword {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
@@ -8555,7 +8580,7 @@ pub mod builder {
             }
         }
     }
-    #[derive(Clone, Debug)]
+    #[derive(Clone)]
     pub struct SipInboundAuth {
         password: ::std::result::Result<
             super::SipInboundAuthPassword,
@@ -8565,6 +8590,14 @@ pub mod builder {
             super::SipInboundAuthUsername,
             ::std::string::String,
         >,
+    }
+    impl ::std::fmt::Debug for SipInboundAuth {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SipInboundAuth")
+                .field("password", &::std::format_args!("[redacted]"))
+                .field("username", &self.username)
+                .finish()
+        }
     }
     impl ::std::default::Default for SipInboundAuth {
         fn default() -> Self {
@@ -8619,7 +8652,7 @@ pub mod builder {
             }
         }
     }
-    #[derive(Clone, Debug)]
+    #[derive(Clone)]
     pub struct SipRegistration {
         password: ::std::result::Result<
             super::SipRegistrationPassword,
@@ -8633,6 +8666,15 @@ pub mod builder {
             super::SipRegistrationUsername,
             ::std::string::String,
         >,
+    }
+    impl ::std::fmt::Debug for SipRegistration {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SipRegistration")
+                .field("password", &::std::format_args!("[redacted]"))
+                .field("realm", &self.realm)
+                .field("username", &self.username)
+                .finish()
+        }
     }
     impl ::std::default::Default for SipRegistration {
         fn default() -> Self {

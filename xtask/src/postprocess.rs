@@ -12,6 +12,10 @@
 //!    the spec), its `operationId` and its success type. The hand-written
 //!    layer executes that request on its own lean path; `send()` builds its
 //!    request through the same impl, then runs progenitor's hooks.
+//! 4. Secrets stay out of `Debug`: a struct with a `format: password`
+//!    property, and its generated builder, get a hand-written `Debug` that
+//!    shows `[redacted]` for it; the newtype holding such a value (e.g.
+//!    `SipRegistrationPassword`) shows `[redacted]` too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +29,11 @@ pub(crate) struct Split {
     pub(crate) client: syn::File,
 }
 
-pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Result<Split, String> {
+pub(crate) fn process(
+    mut client: syn::File,
+    received: &BTreeSet<String>,
+    secrets: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<Split, String> {
     let index = client
         .items
         .iter()
@@ -36,6 +44,7 @@ pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Res
     };
     let (_, mut items) = types_mod.content.ok_or("`mod types` has no body")?;
     make_received_enums_lenient(&mut items, received)?;
+    redact_secrets(&mut items, secrets)?;
     add_operation_impls(&mut client)?;
     client.items.insert(
         index,
@@ -215,6 +224,196 @@ fn make_received_enums_lenient(
     Ok(())
 }
 
+/// What a redacted value shows in `Debug`.
+const REDACTED: &str = "[redacted]";
+
+/// Gives the structs in `secrets` (schema name → secret properties), and
+/// their builders in `mod builder`, a `Debug` that hides those properties;
+/// and the newtypes that hold them a `Debug` that hides their value. Fails
+/// when a schema or property has no generated counterpart: a secret must
+/// never be left shown because a name changed.
+fn redact_secrets(
+    items: &mut Vec<Item>,
+    secrets: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<(), String> {
+    let mut newtypes = BTreeSet::new();
+    let mut impls = Vec::new();
+    for (index, item) in items.iter_mut().enumerate() {
+        let Item::Struct(s) = item else { continue };
+        if let Some(properties) = secrets.get(&s.ident.to_string()) {
+            let (holders, debug) = redact_struct(s, properties)?;
+            newtypes.extend(holders);
+            impls.push((index, debug));
+        }
+    }
+    if impls.len() != secrets.len() {
+        let found: BTreeSet<String> = impls
+            .iter()
+            .filter_map(|(index, _)| match &items[*index] {
+                Item::Struct(s) => Some(s.ident.to_string()),
+                _ => None,
+            })
+            .collect();
+        let missing: Vec<&String> = secrets.keys().filter(|n| !found.contains(*n)).collect();
+        return Err(format!(
+            "schemas with `format: password` properties but no generated struct of the same name: {missing:?}"
+        ));
+    }
+    for (index, item) in items.iter_mut().enumerate() {
+        let Item::Struct(s) = item else { continue };
+        if newtypes.contains(&s.ident.to_string()) && matches!(s.fields, Fields::Unnamed(_)) {
+            remove_derive(&mut s.attrs, "Debug");
+            let ident = &s.ident;
+            impls.push((
+                index,
+                parse_quote! {
+                    impl ::std::fmt::Debug for #ident {
+                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str(#REDACTED)
+                        }
+                    }
+                },
+            ));
+        }
+    }
+    if let Some((_, builders)) = items.iter_mut().find_map(|item| match item {
+        Item::Mod(m) if m.ident == "builder" => m.content.as_mut(),
+        _ => None,
+    }) {
+        let mut builder_impls = Vec::new();
+        for (index, item) in builders.iter_mut().enumerate() {
+            let Item::Struct(s) = item else { continue };
+            if let Some(properties) = secrets.get(&s.ident.to_string()) {
+                builder_impls.push((index, redact_struct(s, properties)?.1));
+            }
+        }
+        insert_after(builders, builder_impls);
+    }
+    insert_after(items, impls);
+    Ok(())
+}
+
+/// Inserts each item after the one at its index (indices into `items` as
+/// it was).
+fn insert_after(items: &mut Vec<Item>, mut additions: Vec<(usize, Item)>) {
+    additions.sort_by_key(|(index, _)| std::cmp::Reverse(*index));
+    for (index, item) in additions {
+        items.insert(index + 1, item);
+    }
+}
+
+/// Drops the derived `Debug` of `s` and returns one that shows `[redacted]`
+/// for the fields of `properties`, with the names of those fields' types
+/// (inside any `Option` or `Result`): the newtypes that hold the secrets.
+fn redact_struct(
+    s: &mut syn::ItemStruct,
+    properties: &BTreeSet<String>,
+) -> Result<(BTreeSet<String>, Item), String> {
+    let name = s.ident.to_string();
+    if !s.generics.params.is_empty() {
+        return Err(format!("struct `{name}` holds a secret but is generic"));
+    }
+    let Fields::Named(fields) = &s.fields else {
+        return Err(format!(
+            "struct `{name}` holds a secret but has no named fields"
+        ));
+    };
+    let mut seen = BTreeSet::new();
+    let mut holders = BTreeSet::new();
+    let mut shown = Vec::new();
+    for field in &fields.named {
+        let Some(ident) = &field.ident else { continue };
+        let property = property_name(field);
+        let label = ident.to_string();
+        if properties.contains(&property) {
+            seen.insert(property);
+            holders.extend(innermost_type_name(&field.ty));
+            shown.push(quote!(.field(#label, &::std::format_args!(#REDACTED))));
+        } else {
+            shown.push(quote!(.field(#label, &self.#ident)));
+        }
+    }
+    let unseen: Vec<&String> = properties.difference(&seen).collect();
+    if !unseen.is_empty() {
+        return Err(format!(
+            "struct `{name}` has no field for the secret properties {unseen:?}"
+        ));
+    }
+    remove_derive(&mut s.attrs, "Debug");
+    let ident = &s.ident;
+    let debug = parse_quote! {
+        impl ::std::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#name)
+                    #(#shown)*
+                    .finish()
+            }
+        }
+    };
+    Ok((holders, debug))
+}
+
+/// The JSON name of a field: its `#[serde(rename = "…")]`, or its identifier
+/// without a raw-identifier prefix or keyword-avoiding `_` suffix.
+fn property_name(field: &syn::Field) -> String {
+    for attr in &field.attrs {
+        if !attr.path().is_ident("serde") {
+            continue;
+        }
+        let mut renamed = None;
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.input.parse::<proc_macro2::Group>()?;
+            }
+            Ok(())
+        });
+        if let Some(renamed) = renamed {
+            return renamed;
+        }
+    }
+    let ident = field
+        .ident
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let ident = ident.strip_prefix("r#").unwrap_or(&ident);
+    ident.strip_suffix('_').unwrap_or(ident).to_string()
+}
+
+/// `T` of `T`, `Option<T>`, `Result<T, _>` (nested), when it is a path.
+fn innermost_type_name(ty: &syn::Type) -> Option<String> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if matches!(last.ident.to_string().as_str(), "Option" | "Result")
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+    {
+        return innermost_type_name(inner);
+    }
+    Some(last.ident.to_string())
+}
+
+/// Drops `name` from the `#[derive(…)]` lists in `attrs`.
+fn remove_derive(attrs: &mut [syn::Attribute], name: &str) {
+    for attr in attrs {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        if let Ok(paths) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        ) {
+            let kept = paths
+                .into_iter()
+                .filter(|p| p.segments.last().is_none_or(|s| s.ident != name));
+            *attr = parse_quote!(#[derive(#(#kept),*)]);
+        }
+    }
+}
+
 /// For every struct and enum, the names of the types its fields mention.
 fn type_references(items: &[Item]) -> BTreeMap<String, BTreeSet<String>> {
     #[derive(Default)]
@@ -258,17 +457,7 @@ fn add_unknown_variant(e: &mut ItemEnum) -> Result<(), String> {
             e.ident
         ));
     }
-    for attr in &mut e.attrs {
-        if !attr.path().is_ident("derive") {
-            continue;
-        }
-        if let Ok(paths) = attr.parse_args_with(
-            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
-        ) {
-            let kept = paths.into_iter().filter(|p| !p.is_ident("Copy"));
-            *attr = parse_quote!(#[derive(#(#kept),*)]);
-        }
-    }
+    remove_derive(&mut e.attrs, "Copy");
     e.attrs.push(parse_quote!(#[non_exhaustive]));
     e.variants.push(parse_quote! {
         /// A value this version of the SDK does not know. The raw string is
@@ -374,6 +563,109 @@ mod tests {
         );
         assert!(send.contains("client.pre(&mut request, &info)"), "{out}");
         assert!(!send.contains("format!"), "{out}");
+    }
+
+    fn secrets(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+        pairs
+            .iter()
+            .map(|(schema, props)| {
+                (
+                    schema.to_string(),
+                    props.iter().map(|p| p.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn secrets_are_kept_out_of_debug_in_types_builders_and_newtypes() {
+        let file: syn::File = parse_quote! {
+            #[derive(Clone, Debug)]
+            pub struct Login {
+                pub password: LoginPassword,
+                #[serde(rename = "type")]
+                pub type_: Option<String>,
+                pub user: String,
+            }
+            #[derive(Clone, Debug, PartialEq)]
+            pub struct LoginPassword(String);
+            #[derive(Clone, Debug)]
+            pub struct Other { pub password: String }
+            pub mod builder {
+                #[derive(Clone, Debug)]
+                pub struct Login {
+                    password: Result<super::LoginPassword, String>,
+                    type_: Result<Option<String>, String>,
+                    user: Result<String, String>,
+                }
+            }
+        };
+        let mut items = file.items;
+        redact_secrets(&mut items, &secrets(&[("Login", &["password", "type"])])).unwrap();
+        let out = rendered(&syn::File {
+            shebang: None,
+            frontmatter: None,
+            attrs: Vec::new(),
+            items,
+        });
+        // Two structs and the newtype lose the derive; `Other` keeps it.
+        assert_eq!(
+            out.matches("Debug,").count() + out.matches("Debug)").count(),
+            1,
+            "{out}"
+        );
+        assert!(
+            out.contains("#[derive(Clone, PartialEq)]\npub struct LoginPassword"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("impl ::std::fmt::Debug for Login {").count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#".field("password", &::std::format_args!("[redacted]"))"#)
+                .count(),
+            2,
+            "{out}"
+        );
+        // Matched by JSON name (`type` is the field `type_`).
+        assert_eq!(
+            out.matches(r#".field("type_", &::std::format_args!("[redacted]"))"#)
+                .count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#".field("user", &self.user)"#).count(),
+            2,
+            "{out}"
+        );
+        assert!(
+            out.contains("impl ::std::fmt::Debug for LoginPassword"),
+            "{out}"
+        );
+        // Each impl follows its struct.
+        let login = out.find("pub struct Login {").unwrap();
+        let debug = out.find("impl ::std::fmt::Debug for Login {").unwrap();
+        assert!(
+            login < debug && debug < out.find("pub struct LoginPassword").unwrap(),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_secret_without_a_generated_home_fails_generation() {
+        let file: syn::File = parse_quote! {
+            #[derive(Debug)]
+            pub struct Login { pub user: String }
+        };
+        let mut items = file.items.clone();
+        let error = redact_secrets(&mut items, &secrets(&[("Login", &["password"])])).unwrap_err();
+        assert!(error.contains("password"), "{error}");
+        let mut items = file.items;
+        let error = redact_secrets(&mut items, &secrets(&[("Gone", &["password"])])).unwrap_err();
+        assert!(error.contains("Gone"), "{error}");
     }
 
     #[test]

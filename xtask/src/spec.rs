@@ -1,6 +1,6 @@
 //! Reading `openapi.yaml` and the in-memory rewrites the generator needs.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
 use serde_json::Value;
@@ -86,6 +86,41 @@ pub(crate) fn received_schemas(spec: &Value) -> BTreeSet<String> {
     seen
 }
 
+/// The secrets of the spec: for each component schema, its properties with
+/// `format: password` (OpenAPI's mark for a value to hide), inline or through
+/// a `$ref` to a schema with that format.
+///
+/// Generated types keep these out of `Debug` (see `postprocess`).
+pub(crate) fn secret_properties(spec: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let schemas = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object);
+    let is_password = |schema: &Value| {
+        let target = match schema.get("$ref").and_then(Value::as_str) {
+            Some(reference) => reference
+                .strip_prefix("#/components/schemas/")
+                .and_then(|name| schemas?.get(name)),
+            None => Some(schema),
+        };
+        target.and_then(|s| s.get("format")).and_then(Value::as_str) == Some("password")
+    };
+    let mut secrets = BTreeMap::new();
+    for (name, schema) in schemas.into_iter().flatten() {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        let secret: BTreeSet<String> = properties
+            .iter()
+            .filter(|(_, property)| is_password(property))
+            .map(|(property, _)| property.clone())
+            .collect();
+        if !secret.is_empty() {
+            secrets.insert(name.clone(), secret);
+        }
+    }
+    secrets
+}
+
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
@@ -98,5 +133,36 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         }
         Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_properties_are_secrets_inline_or_by_reference() {
+        let spec: Value = serde_yaml_ng::from_str(
+            r#"
+components:
+  schemas:
+    Secret: {type: string, format: password}
+    Login:
+      type: object
+      properties:
+        password: {type: string, format: password, minLength: 1}
+        pin: {$ref: '#/components/schemas/Secret'}
+        user: {type: string}
+    Plain:
+      type: object
+      properties:
+        when: {type: string, format: date-time}
+"#,
+        )
+        .unwrap();
+        let secrets = secret_properties(&spec);
+        assert_eq!(secrets.len(), 1, "{secrets:?}");
+        let login: Vec<&str> = secrets["Login"].iter().map(String::as_str).collect();
+        assert_eq!(login, ["password", "pin"]);
     }
 }
