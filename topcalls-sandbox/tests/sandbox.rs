@@ -534,14 +534,60 @@ async fn numbers_carriers_catalog_and_quota() {
         !created.body.to_string().contains("secret-pass"),
         "passwords are never echoed"
     );
-    let hostname =
-        json!({"carrier_name": "Acme", "sip_gateway": {"ipv4": "sip.example.com", "port": 5060}});
-    let rejected = api
-        .post("/v1/phone-numbers/carriers", key, Some(hostname))
+    // A hostname is refused for an inbound gateway only (the docs' rule).
+    for (gateway, path) in [
+        (
+            json!({"ipv4": "sip.myprovider.com", "port": 5060, "inbound": true, "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (
+            json!({"ipv4": "203.0.113.999", "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (
+            json!({"ipv4": "sip..example.com", "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (json!({"ipv4": "", "outbound": true}), "sip_gateway.ipv4"),
+        (
+            json!({"ipv4": "203.0.113.7", "port": 70000}),
+            "sip_gateway.port",
+        ),
+    ] {
+        let rejected = api
+            .post(
+                "/v1/phone-numbers/carriers",
+                key,
+                Some(json!({"carrier_name": "Acme", "sip_gateway": gateway})),
+            )
+            .await;
+        assert_eq!(
+            (rejected.status, rejected.body["errors"][0]["path"].as_str()),
+            (400, Some(path)),
+            "{gateway}: {}",
+            rejected.body
+        );
+    }
+    let outbound = api
+        .post(
+            "/v1/phone-numbers/carriers",
+            key,
+            Some(json!({"carrier_name": "My VoIP Provider", "trunk_type": "static_ip",
+                        "sip_gateway": {"ipv4": "sip.myprovider.com", "inbound": false, "outbound": true}})),
+        )
         .await;
+    assert_eq!(outbound.status, 201, "{}", outbound.body);
+    let listed = api.get("/v1/phone-numbers/carriers", key).await.body;
+    let gateway = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == outbound.body["id"])
+        .unwrap()["sip_gateway"]
+        .clone();
     assert_eq!(
-        (rejected.status, rejected.body["errors"][0]["path"].as_str()),
-        (400, Some("sip_gateway.ipv4"))
+        gateway,
+        json!({"ipv4": "sip.myprovider.com", "port": 5060, "inbound": false, "outbound": true})
     );
     let carrier_id = created.body["id"].as_str().unwrap();
     assert_eq!(
@@ -561,7 +607,8 @@ async fn numbers_carriers_catalog_and_quota() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2,
+        "the seeded carrier and the outbound one"
     );
 
     assert!(

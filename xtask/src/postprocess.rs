@@ -12,6 +12,9 @@
 //!    the spec), its `operationId` and its success type. The hand-written
 //!    layer executes that request on its own lean path; `send()` builds its
 //!    request through the same impl, then runs progenitor's hooks.
+//! 4. Members the spec marks `nullable` serialize as `null` when `None`
+//!    instead of being left out: the shape the TopCalls docs show (and the
+//!    one the sandbox answers in). Decoding still accepts them absent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +28,11 @@ pub(crate) struct Split {
     pub(crate) client: syn::File,
 }
 
-pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Result<Split, String> {
+pub(crate) fn process(
+    mut client: syn::File,
+    received: &BTreeSet<String>,
+    nullable: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<Split, String> {
     let index = client
         .items
         .iter()
@@ -36,6 +43,7 @@ pub(crate) fn process(mut client: syn::File, received: &BTreeSet<String>) -> Res
     };
     let (_, mut items) = types_mod.content.ok_or("`mod types` has no body")?;
     make_received_enums_lenient(&mut items, received)?;
+    serialize_nullable_as_null(&mut items, nullable)?;
     add_operation_impls(&mut client)?;
     client.items.insert(
         index,
@@ -213,6 +221,80 @@ fn make_received_enums_lenient(
         }
     }
     Ok(())
+}
+
+/// Drops `skip_serializing_if` from every field whose property the spec marks
+/// `nullable`, so that `None` is sent as `null`. Serde still decodes an absent
+/// `Option` field as `None`.
+fn serialize_nullable_as_null(
+    items: &mut [Item],
+    nullable: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<(), String> {
+    for item in items.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Some(members) = nullable.get(&s.ident.to_string()) else {
+            continue;
+        };
+        let mut found = BTreeSet::new();
+        for field in &mut s.fields {
+            let Some(ident) = &field.ident else { continue };
+            let name = serde_rename(&field.attrs).unwrap_or_else(|| ident.to_string());
+            if !members.contains(&name) {
+                continue;
+            }
+            found.insert(name);
+            field.attrs.retain_mut(|attr| {
+                if !attr.path().is_ident("serde") {
+                    return true;
+                }
+                let Ok(args) = attr.parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+                ) else {
+                    return true;
+                };
+                let kept: Vec<syn::Meta> = args
+                    .into_iter()
+                    .filter(|meta| !meta.path().is_ident("skip_serializing_if"))
+                    .collect();
+                if kept.is_empty() {
+                    return false;
+                }
+                *attr = parse_quote!(#[serde(#(#kept),*)]);
+                true
+            });
+        }
+        if let Some(missing) = members.difference(&found).next() {
+            return Err(format!(
+                "`{}` has no field for its nullable property `{missing}`",
+                s.ident
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON name a `#[serde(rename = "…")]` gives a field.
+fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("serde"))
+        .filter_map(|attr| {
+            attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+            .ok()
+        })
+        .flatten()
+        .find_map(|meta| match meta {
+            syn::Meta::NameValue(nv) if nv.path.is_ident("rename") => match nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 /// For every struct and enum, the names of the types its fields mention.
