@@ -108,6 +108,12 @@ impl Api {
                 "{} {status} does not match the spec: {errors:?}\n{body}",
                 op.id
             );
+            let absent = self.spec.absent_nullable_members(schema, body);
+            assert!(
+                absent.is_empty(),
+                "{} {status} leaves out nullable members instead of sending null: {absent:?}\n{body}",
+                op.id
+            );
             assert_eq!(
                 headers["content-type"].to_str().unwrap(),
                 declared.media_type.as_deref().unwrap(),
