@@ -459,6 +459,41 @@ mod tests {
     }
 
     #[test]
+    fn nullable_members_serialize_as_null_and_others_are_left_out_when_none() {
+        let mut items: Vec<Item> = vec![parse_quote! {
+            pub struct Thing {
+                #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+                pub label: ::std::option::Option<::std::string::String>,
+                #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+                pub type_: ::std::option::Option<::std::string::String>,
+                #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+                pub optional: ::std::option::Option<bool>,
+            }
+        }];
+        let nullable: BTreeMap<String, BTreeSet<String>> = [(
+            "Thing".to_string(),
+            ["label".to_string(), "type".to_string()].into(),
+        )]
+        .into();
+        serialize_nullable_as_null(&mut items, &nullable).unwrap();
+        let out = prettyplease::unparse(&syn::File {
+            shebang: None,
+            frontmatter: None,
+            attrs: Vec::new(),
+            items,
+        });
+        assert_eq!(out.matches("skip_serializing_if").count(), 1, "{out}");
+        assert!(out.contains("#[serde(rename = \"type\")]"), "{out}");
+        let optional = &out[out.find("pub type_").unwrap()..];
+        assert!(optional.contains("skip_serializing_if"), "{out}");
+
+        // A nullable property without its field is a generation error.
+        let mut items: Vec<Item> = vec![parse_quote! { pub struct Thing { pub other: bool } }];
+        let error = serialize_nullable_as_null(&mut items, &nullable).unwrap_err();
+        assert!(error.contains("`Thing`"), "{error}");
+    }
+
+    #[test]
     fn a_send_of_another_shape_fails_generation() {
         let mut no_info = builder_module(quote! {
             let Self { client } = self;

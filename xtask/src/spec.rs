@@ -185,3 +185,76 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(components: Value) -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": components,
+        })
+    }
+
+    #[test]
+    fn defaults_and_cursor_formats_are_not_given_to_the_generator() {
+        let raw = spec(json!({
+            "parameters": {
+                "CallsCursor": {"name": "cursor", "in": "query",
+                                "schema": {"type": "string", "format": "date-time"}},
+                "Since": {"name": "since", "in": "query",
+                          "schema": {"type": "string", "format": "date-time"}},
+            },
+            "schemas": {
+                "Mode": {"type": "string", "enum": ["a", "b"], "default": "a"},
+                "Request": {"type": "object", "properties": {
+                    "voice": {"type": "string", "default": "alloy"},
+                    "gateway": {"type": "object", "properties": {
+                        "port": {"type": "integer", "default": 5060}}},
+                    "default": {"type": "string", "description": "a member named default"},
+                }},
+                "Page": {"type": "object", "properties": {
+                    "next_cursor": {"type": "string", "format": "date-time", "nullable": true},
+                    "created_at": {"type": "string", "format": "date-time"},
+                }},
+            },
+        }));
+        let prepared = serde_json::to_value(prepare_for_generator(&raw).unwrap()).unwrap();
+        let schemas = &prepared["components"]["schemas"];
+        assert!(schemas["Mode"].get("default").is_none());
+        assert!(
+            schemas["Request"]["properties"]["voice"]
+                .get("default")
+                .is_none()
+        );
+        assert!(
+            schemas["Request"]["properties"]["gateway"]["properties"]["port"]
+                .get("default")
+                .is_none()
+        );
+        assert!(schemas["Request"]["properties"].get("default").is_some());
+        assert!(
+            schemas["Page"]["properties"]["next_cursor"]
+                .get("format")
+                .is_none()
+        );
+        assert_eq!(
+            schemas["Page"]["properties"]["created_at"]["format"],
+            "date-time"
+        );
+        let parameters = &prepared["components"]["parameters"];
+        assert!(parameters["CallsCursor"]["schema"].get("format").is_none());
+        assert_eq!(parameters["Since"]["schema"]["format"], "date-time");
+        // The document itself keeps what it says.
+        assert_eq!(raw["components"]["schemas"]["Mode"]["default"], "a");
+
+        let nullable = nullable_members(&raw);
+        assert_eq!(nullable.len(), 1);
+        assert!(nullable["Page"].contains("next_cursor"));
+    }
+}
