@@ -196,11 +196,12 @@ impl Query {
         }
     }
 
-    /// The calls cursor, an RFC 3339 timestamp: calls created before it. A
-    /// `+` of an offset that reached us unencoded (as a space) is read back.
+    /// The calls cursor, an RFC 3339 timestamp: calls created before it (an
+    /// empty one is no timestamp). A `+` of an offset that reached us
+    /// unencoded (as a space) is read back.
     fn time_cursor(&self) -> Result<Option<DateTime<Utc>>, ApiProblem> {
         match self.get("cursor") {
-            None | Some("") => Ok(None),
+            None => Ok(None),
             Some(raw) => DateTime::parse_from_rfc3339(raw)
                 .or_else(|e| match raw.rsplit_once(' ') {
                     Some((time, offset)) => {

@@ -255,7 +255,8 @@ impl Sandbox {
         Self::builder().start().await
     }
 
-    /// A builder for port, clock, faults, rate limit and balance.
+    /// A builder for port, clock, faults, rate limit, balance, queue time and
+    /// webhook payload shape.
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }

@@ -187,7 +187,7 @@ async fn the_calls_cursor_is_a_timestamp_that_pages_without_repeats_or_gaps() {
         .await
         .body;
     assert_eq!(same["data"], older["data"]);
-    for bad in ["garbage", "cur_3", "2025-12-22", "1766400000"] {
+    for bad in ["garbage", "cur_3", "2025-12-22", "1766400000", ""] {
         let answer = api.get(&format!("/v1/calls?cursor={bad}"), key).await;
         assert_eq!(answer.status, 400, "{bad}");
         assert_eq!(answer.body["errors"][0]["path"], "cursor");
