@@ -349,7 +349,9 @@ async fn the_documented_flows_work_while_a_call_is_queued() {
 }
 
 /// The binary at its defaults, with curl, as a person following the docs
-/// types it: create → get → cancel, and create → stop.
+/// types it: create → get → cancel, and create → stop. Its clock is real
+/// time, so this relies on what a person typing relies on: the requests come
+/// within the 60-second queue (they take milliseconds; nothing here waits).
 #[tokio::test]
 async fn the_binary_at_its_defaults_lets_the_documented_flows_be_typed_by_hand() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_topcalls-sandbox"))
