@@ -19,7 +19,7 @@ use topcalls_api::webhooks::{Verifier, WebhookEvent, WebhookSecret};
 use topcalls_sandbox::{ClockMode, Sandbox, WebhookPayloads};
 
 mod common;
-use common::{Api, call_body, manual};
+use common::{Api, call_body, curl, manual};
 
 fn id_of(answer: &common::Answer, key: &str) -> String {
     answer.body[key].as_str().unwrap().to_string()
@@ -379,20 +379,6 @@ async fn the_binary_at_its_defaults_lets_the_documented_flows_be_typed_by_hand()
         base.unwrap(),
         format!("Authorization: Bearer {}", key.unwrap()),
     );
-    let curl = |args: Vec<String>| async move {
-        let out = tokio::process::Command::new("curl")
-            .args(["-sS", "--fail-with-body"])
-            .args(&args)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
     let create = || {
         vec![
             "-X".into(), "POST".into(), format!("{base}/v1/calls"),

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use topcalls_sandbox::{ClockMode, Sandbox};
 
 mod common;
-use common::{Api, call_body, manual};
+use common::{Api, call_body, curl, manual};
 
 #[tokio::test]
 async fn a_call_runs_through_its_lifecycle_and_is_billed() {
@@ -683,20 +683,6 @@ async fn rate_limits_answer_429_with_retry_after() {
 async fn the_documented_quick_start_works_with_plain_curl() {
     let sandbox = Sandbox::start().await.unwrap();
     let auth = format!("Authorization: Bearer {}", sandbox.api_key());
-    let curl = |args: Vec<String>| async move {
-        let out = tokio::process::Command::new("curl")
-            .args(["-sS", "--fail-with-body"])
-            .args(&args)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
     let base = sandbox.base_url();
     let created = curl(vec![
         "-X".into(), "POST".into(), format!("{base}/v1/calls"),

@@ -156,3 +156,20 @@ pub async fn manual() -> Sandbox {
 pub fn call_body(to: &str) -> Value {
     json!({"phone_number": to, "task": "Confirm tomorrow's appointment with Sam.", "voice": "alloy"})
 }
+
+/// Runs curl as a person would (`-sS --fail-with-body`), expecting success,
+/// and reads the answer as JSON.
+pub async fn curl(args: Vec<String>) -> Value {
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body"])
+        .args(&args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()
+}
