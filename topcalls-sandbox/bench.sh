@@ -20,7 +20,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 npm install --silent --prefix "$work/prism" @stoplight/prism-cli@5 >/dev/null 2>&1
 cargo build --quiet --release --locked -p topcalls-sandbox
 
-./target/release/topcalls-sandbox --port "$sandbox_port" --api-key "$key" --balance-minutes 1e12 >"$work/sandbox.log" 2>&1 &
+# The embedded sandbox's pace (the binary's own defaults are real time with a 60 s queue).
+./target/release/topcalls-sandbox --port "$sandbox_port" --api-key "$key" --balance-minutes 1e12 \
+  --speed 120 --queue-seconds 3 >"$work/sandbox.log" 2>&1 &
 pids+=($!)
 "$work/prism/node_modules/.bin/prism" mock openapi.yaml --port "$prism_port" --errors false >"$work/prism.log" 2>&1 &
 pids+=($!)

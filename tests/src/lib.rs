@@ -307,6 +307,63 @@ pub fn with_extra_fields(value: &Value) -> Value {
 }
 
 impl Spec {
+    /// Paths (`/data/0/campaign_id`) of the members `schema` marks nullable
+    /// that `value` leaves out, recursively. A server that answers in the
+    /// documented shape sends them all, `null` included.
+    pub fn absent_nullable_members(&self, schema: &Value, value: &Value) -> Vec<String> {
+        let mut absent = Vec::new();
+        self.collect_absent_nullable(schema, value, "", &mut absent);
+        absent
+    }
+
+    fn collect_absent_nullable(
+        &self,
+        schema: &Value,
+        value: &Value,
+        path: &str,
+        absent: &mut Vec<String>,
+    ) {
+        let schema = self.resolve(schema);
+        for part in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.collect_absent_nullable(part, value, path, absent);
+        }
+        match value {
+            Value::Object(map) => {
+                let properties = schema.get("properties").and_then(Value::as_object);
+                for (name, property) in properties.into_iter().flatten() {
+                    let inner_path = format!("{path}/{name}");
+                    match map.get(name) {
+                        Some(inner) => {
+                            self.collect_absent_nullable(property, inner, &inner_path, absent);
+                        }
+                        None if property.get("nullable") == Some(&Value::Bool(true)) => {
+                            absent.push(inner_path);
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.collect_absent_nullable(
+                            item_schema,
+                            item,
+                            &format!("{path}/{i}"),
+                            absent,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// `value` with every property its schema does not require removed,
     /// recursively: the smallest body a server may send.
     pub fn only_required(&self, schema: &Value, value: &Value) -> Value {

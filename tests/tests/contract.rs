@@ -151,8 +151,8 @@ fn cases() -> Vec<Case> {
                         .carrier_name("Acme SIP")
                         .sip_gateway(
                             topcalls_api::types::SipGatewayInput::builder()
-                                .ipv4(std::net::Ipv4Addr::new(203, 0, 113, 10))
-                                .port(std::num::NonZeroU64::new(5060).unwrap())
+                                .ipv4("203.0.113.10")
+                                .port(std::num::NonZeroU64::new(5060))
                                 .inbound(Some(true))
                                 .outbound(Some(true)),
                         )
@@ -481,6 +481,7 @@ async fn check_exchange(
             assert_eq!(api.detail(), example["detail"].as_str(), "{label}");
             assert_eq!(api.problem_type(), example["type"].as_str(), "{label}");
             assert_eq!(api.instance(), example["instance"].as_str(), "{label}");
+            assert_eq!(api.details(), example.get("details"), "{label}");
             let errors = example["errors"].as_array().cloned().unwrap_or_default();
             assert_eq!(api.field_errors().len(), errors.len(), "{label}");
             for (got, want) in api.field_errors().iter().zip(&errors) {

@@ -262,8 +262,8 @@ fn carrier() -> CreateCarrierRequest {
         .carrier_name("Acme SIP")
         .sip_gateway(
             SipGatewayInput::builder()
-                .ipv4(Ipv4Addr::new(203, 0, 113, 10))
-                .port(NonZeroU64::new(5060).unwrap()),
+                .ipv4("203.0.113.10")
+                .port(NonZeroU64::new(5060)),
         )
         .trunk_type(Some(TrunkType::Reg))
         .registration(Some(

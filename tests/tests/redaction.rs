@@ -43,7 +43,12 @@ fn request_examples() -> Vec<(String, Value)> {
                 .and_then(|r| r.rsplit('/').next())
                 .unwrap()
                 .to_string();
-            examples.push((name, media["example"].clone()));
+            // `example`, or each of `examples`.
+            let bodies = match media.get("examples").and_then(Value::as_object) {
+                Some(named) => named.values().map(|e| e["value"].clone()).collect(),
+                None => vec![media["example"].clone()],
+            };
+            examples.extend(bodies.into_iter().map(|body| (name.clone(), body)));
         }
     }
     examples

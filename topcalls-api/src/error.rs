@@ -409,7 +409,13 @@ impl ApiError {
     pub fn field_errors(&self) -> &[ProblemFieldError] {
         self.problem.as_ref().map_or(&[], |p| p.errors.as_slice())
     }
-    /// Members of the problem body beyond the standard ones (e.g. `details`).
+    /// The problem's free-form `details`, when it has one (the docs show a
+    /// string; any JSON value is kept).
+    pub fn details(&self) -> Option<&Value> {
+        self.problem.as_ref()?.details.as_ref()
+    }
+    /// Members of the problem body beyond the RFC 7807 ones and `errors`
+    /// (`details` included).
     pub fn extra(&self) -> Map<String, Value> {
         const KNOWN: [&str; 6] = ["type", "title", "status", "detail", "instance", "errors"];
         match serde_json::from_slice::<Value>(&self.body) {

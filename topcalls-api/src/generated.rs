@@ -13,31 +13,38 @@ numbers and SIP carriers (bring your own carrier), lists models and voices, repo
 call-minute balance and registers webhook subscriptions.
 
 Authentication: send `Authorization: Bearer <key>` (keys look like `tc_live_…`) on every request.
-Bodies are JSON; errors are RFC 7807 Problem documents (`application/problem+json`). Timestamps
-are RFC 3339 UTC; durations are decimal minutes. Every response carries `X-Request-Id`, and a
-Problem's `instance` holds the same id.
+Bodies are JSON; errors are RFC 7807 Problem documents. Timestamps are RFC 3339 UTC; durations
+are decimal minutes.
 
-This document is the single source of truth of the topcalls-rs SDK. Request schemas are strict
-(patterns, lengths, ranges, enums describe what a client must send); response schemas are
-lenient (no patterns, lengths or uuid formats; unknown fields and enum values may appear; ids
-may be non-UUID strings such as `camp_abc123`).
-
-Decisions of this document beyond the published documentation and the project's API contract:
-- Every string enum is a named component; request enums (`CallMode`, `TrunkType`,
-  `CallWebhookEvent`, `CallOutcomeFilter`, `VoiceModeFilter`) are distinct from response
-  enums even where values overlap.
-- Error `type` URIs other than `insufficient_quota` (`validation_error`, `unauthorized`,
-  `forbidden`, `not_found`, `invalid_state`, `duplicate`, `idempotency_key_reused`,
-  `idempotency_key_in_use`, `rate_limited`, `internal_error`) follow the documented
-  `https://api.topcalls.ai/errors/<code>` form but are our naming.
-- stop/cancel/start/pause also declare 400 (a malformed `Idempotency-Key` header), and every
-  POST success response (not only 201) declares `Idempotent-Replayed`.
-- `StopCallResponse.status` reuses `CallGatewayStatus`.
-- Voice `gender` and `provider`, call `background_audio`, `background_audio_gain` and
-  `disposition` are free strings (their value sets are not published).
-- Webhook payload shapes other than `call.completed` and the `transferred_to` field are our
-  best reading; each event has its own schema and is referenced from a callback.
-- Nullable references in responses use `nullable: true` + single-element `allOf`.
+Decisions of this description beyond the published TopCalls documentation:
+- Success codes per operation: `POST /v1/calls`, `/v1/phone-numbers`,
+  `/v1/phone-numbers/carriers` and `/v1/webhooks` answer 201; stop, cancel, start and pause
+  answer 200; DELETE answers 204 with no body.
+- Errors: Problem documents are sent as `application/problem+json`. 409 (a state that forbids
+  the operation, a duplicate, an `Idempotency-Key` reused with another body
+  (`idempotency_key_reused`) or still in use (`idempotency_key_in_use`)) and 503 Service
+  Unavailable (type `https://api.topcalls.ai/errors/unavailable`, with `Retry-After`, safe to
+  retry) are ours; the docs list 400, 401, 402, 403, 404, 429 and 500. Problem `type` URIs
+  other than `insufficient_quota` follow the documented `https://api.topcalls.ai/errors/<code>`
+  form with our codes. 429 carries `Retry-After` (seconds). stop, cancel, start and pause also
+  declare 400 (a malformed `Idempotency-Key`).
+- Every response carries `X-Request-Id`, and a Problem's `instance` holds the same id. A
+  response replayed for an `Idempotency-Key` carries `Idempotent-Replayed: true`.
+- Keys: `tc_live_…` in production; the topcalls-rs sandbox issues `tc_test_…` keys.
+- Ranges the docs do not state: `temperature` 0–2, `max_duration` above 0 and at most 60
+  minutes, 10 minutes reserved when `max_duration` is omitted, SIP `port` 1–65535 and 5060
+  when omitted.
+- Pagination of `GET /v1/campaigns` and `GET /v1/phone-numbers` (`limit`, an opaque `cursor`,
+  `{data, next_cursor}`); the calls cursor is the documented timestamp.
+- Shapes the docs do not publish: the campaign object and its stats, model and voice items,
+  the balance members, `sip_gateway` on carrier list items, `registration` and
+  `inbound_auth`.
+- Webhooks: deliveries are signed with the Standard Webhooks scheme (the docs say signatures
+  exist and are optional, not how they are made). The payloads of events other than
+  `call.completed`, the `transferred_to` member of `call.transferred` and the members of
+  `call.completed` beyond the docs' example payload are our reading. The docs' payload
+  carries no `event` member, so no payload schema requires one; a body that has one names
+  its event.
 
 
 Version: 1.0.0*/
@@ -122,8 +129,9 @@ let response = client.get_balance()
     }
     /**List calls
 
-Lists the account's calls, newest first. Pass `next_cursor` back as `cursor` to get the
-next page; a null `next_cursor` marks the last page. There is no total count.
+Lists the account's calls, newest first. `cursor` and `next_cursor` are ISO 8601 (RFC
+3339) timestamps: pass `next_cursor` back as `cursor` to get the calls created before it;
+a null `next_cursor` marks the last page. There is no total count.
 Required scope: `calls:read`.
 
 
@@ -131,7 +139,10 @@ Sends a `GET` request to `/v1/calls`
 
 Arguments:
 - `campaign_id`: Only calls placed by this campaign.
-- `cursor`: Opaque cursor from the previous page's `next_cursor`; omit it for the first page.
+- `cursor`: Pagination cursor: an ISO 8601 (RFC 3339) timestamp. The page holds the calls created
+before it, newest first. Pass the previous page's `next_cursor`, or any timestamp to
+start there; omit it for the newest calls.
+
 - `limit`: Maximum number of items in the page (1–200, default 50).
 - `status`: Only calls whose telephony outcome (`call_status`) is this value.
 ```ignore
@@ -417,10 +428,11 @@ let response = client.list_carriers()
     }
     /**Create a carrier
 
-Adds a bring-your-own SIP carrier. An inbound gateway must be an IPv4 address (hostnames
-are rejected). Send `registration` when `trunk_type` is `reg` and `inbound_auth` when it is
-`auth`. Pass the returned `voip_carrier_sid` when adding phone numbers; DELETE takes the
-returned `id`. Required scope: `phone_numbers:write`.
+Adds a bring-your-own SIP carrier. `sip_gateway.ipv4` holds an IPv4 address or a
+hostname; an inbound gateway must be an IPv4 address (a hostname there answers 400 naming
+`sip_gateway.ipv4`). Send `registration` when `trunk_type` is `reg` and `inbound_auth`
+when it is `auth`. Pass the returned `voip_carrier_sid` when adding phone numbers; DELETE
+takes the returned `id`. Required scope: `phone_numbers:write`.
 
 
 Sends a `POST` request to `/v1/phone-numbers/carriers`
@@ -445,8 +457,9 @@ let response = client.create_carrier()
     }
     /**Delete a carrier
 
-Deletes a carrier by its record `id` (not its `voip_carrier_sid`). Required scope:
-`phone_numbers:write`.
+Deletes a carrier by its record `id` (not its `voip_carrier_sid`). The docs' only
+example answer for this operation is a 402 Problem with a `details` member; they do not
+say when it is sent. Required scope: `phone_numbers:write`.
 
 
 Sends a `DELETE` request to `/v1/phone-numbers/carriers/{carrier_id}`
@@ -2185,6 +2198,13 @@ pub mod builder {
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                402u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

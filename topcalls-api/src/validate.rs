@@ -75,14 +75,24 @@ fn invalid<T>(message: impl Into<String>) -> Result<T> {
     Err(Error::InvalidRequest(message.into()))
 }
 
-/// `POST /v1/phone-numbers/carriers`: a port in 1–65535; `registration`
-/// with trunk type `reg`, `inbound_auth` with `auth`.
+/// `POST /v1/phone-numbers/carriers`: a port in 1–65535; an IPv4 address
+/// (not a hostname) for an inbound gateway; `registration` with trunk type
+/// `reg`, `inbound_auth` with `auth`.
 pub(crate) fn create_carrier(body: &crate::types::CreateCarrierRequest) -> Result<()> {
     use crate::types::TrunkType;
-    let port = body.sip_gateway.port.get();
-    if port > 65_535 {
+    let gateway = &body.sip_gateway;
+    if let Some(port) = gateway.port.map(NonZeroU64::get)
+        && port > 65_535
+    {
         return invalid(format!(
             "`sip_gateway.port` must be between 1 and 65535 (got {port})"
+        ));
+    }
+    if gateway.inbound == Some(true) && gateway.ipv4.parse::<std::net::Ipv4Addr>().is_err() {
+        return invalid(format!(
+            "`sip_gateway.ipv4` must be an IPv4 address for an inbound gateway (got {:?}); \
+             a hostname is accepted only when `inbound` is not true",
+            gateway.ipv4.as_str()
         ));
     }
     match body.trunk_type {

@@ -9,6 +9,11 @@
 //! Verify the body exactly as it arrived: a body that was parsed and
 //! serialized again no longer matches its signature.
 //!
+//! A body needs no `event` member: the one payload TopCalls documents
+//! (`call.completed`) has none, so [`WebhookEvent::parse`] classifies such a
+//! body from what it holds, and keeps anything it cannot type as JSON. Only a
+//! body that is not JSON is an error.
+//!
 //! ```
 //! use topcalls_api::webhooks::{self, Verifier, WebhookEvent, WebhookSecret};
 //!
@@ -39,13 +44,14 @@ use hmac::digest::{CtOutput, Digest as _, Key, KeyInit};
 use hmac::{Hmac, Mac as _};
 use http::{HeaderMap, HeaderValue};
 use secrecy::zeroize::{Zeroize as _, Zeroizing};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Sha256;
 
 use crate::types::{
-    CallCompletedEvent, CallFailedEvent, CallQueuedEvent, CallStartedEvent, CallTransferredEvent,
-    CampaignEvent, WebhookEventEnvelope, WebhookEventName,
+    CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent, CallStartedEvent,
+    CallTelephonyStatus, CallTransferredEvent, CampaignEvent, WebhookEventName,
 };
 
 /// The `webhook-id` header: unique per delivery, the same on its retries.
@@ -84,7 +90,7 @@ pub enum WebhookError {
     /// The timestamp is further in the future than the tolerance allows.
     #[error("timestamp in the future")]
     TimestampInFuture,
-    /// The verified body is not a TopCalls event.
+    /// The verified body is not JSON.
     #[error("invalid event payload")]
     InvalidPayload(#[source] serde_json::Error),
 }
@@ -346,7 +352,8 @@ impl Verifier {
     /// # Errors
     ///
     /// As [`Verifier::verify`], and [`WebhookError::InvalidPayload`] when the
-    /// verified body is not an event.
+    /// verified body is not JSON. Any JSON body parses (see
+    /// [`WebhookEvent::parse`]).
     ///
     /// ```
     /// use topcalls_api::webhooks::{Verifier, WebhookEvent, WebhookSecret, sign_headers};
@@ -453,8 +460,9 @@ impl Delivery {
     }
 }
 
-/// Every TopCalls event, typed with the payloads of `openapi.yaml`; an event
-/// this SDK does not know yet arrives as [`WebhookEvent::Unknown`].
+/// Every TopCalls event, typed with the payloads of `openapi.yaml`. A body
+/// this SDK cannot type keeps its JSON: [`WebhookEvent::Unknown`] for a named
+/// event, [`WebhookEvent::Unnamed`] for a body without a name.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum WebhookEvent {
@@ -463,7 +471,8 @@ pub enum WebhookEvent {
     /// `call.started`.
     CallStarted(Box<CallStartedEvent>),
     /// `call.completed`, and `call.completed.<disposition>` from account
-    /// subscriptions (see [`WebhookEvent::disposition`]).
+    /// subscriptions (see [`WebhookEvent::disposition`]); also a body without
+    /// `event` that holds a finished call (see [`WebhookEvent::parse`]).
     CallCompleted(Box<CallCompletedEvent>),
     /// `call.failed` (busy, no answer, error).
     CallFailed(Box<CallFailedEvent>),
@@ -479,55 +488,113 @@ pub enum WebhookEvent {
     CampaignCompleted(Box<CampaignEvent>),
     /// `campaign.stopped`.
     CampaignStopped(Box<CampaignEvent>),
-    /// An event this SDK does not know yet, with its raw JSON.
+    /// A named event this SDK cannot type: a name it does not know yet, or a
+    /// known name whose body does not match its schema (say, no `call_id`).
     Unknown {
         /// The `event` name.
         event: String,
         /// The whole body.
         payload: Value,
     },
+    /// A body without an `event` name that is not a finished call (or not an
+    /// object at all), as it came.
+    Unnamed {
+        /// The whole body.
+        payload: Value,
+    },
 }
 
 impl WebhookEvent {
-    /// Parses a delivery body: the event's object plus `"event": "<name>"`.
-    /// Verify first: parse only bodies whose signature checked out.
+    /// Parses a delivery body. Verify first: parse only bodies whose
+    /// signature checked out.
+    ///
+    /// - A body with a string `event` is the event it names, typed with that
+    ///   event's payload; `call.completed.<disposition>` is
+    ///   [`WebhookEvent::CallCompleted`]. A name this SDK does not know, or a
+    ///   body that does not match the named event's schema, is
+    ///   [`WebhookEvent::Unknown`].
+    /// - A body without `event` (the shape of the `call.completed` payload
+    ///   TopCalls documents) is classified from what it holds: a finished
+    ///   call (a `call_id`, and a `status` of `completed`, `failed` or
+    ///   `cancelled`, a final `call_status` such as `no-answer`, or an
+    ///   `end_at`) is [`WebhookEvent::CallCompleted`], named
+    ///   `call.completed.<disposition>` when it carries a `disposition` made
+    ///   of `a-z`, `0-9` and `_`, else `call.completed`. That name is stored
+    ///   in the payload's `event` (so [`WebhookEvent::name`] reports it); the
+    ///   body had none. Anything else is [`WebhookEvent::Unnamed`].
+    ///
+    /// ```
+    /// use topcalls_api::webhooks::WebhookEvent;
+    ///
+    /// let documented = br#"{"call_id": "c_1", "status": "completed", "call_status": "completed",
+    ///                       "call_summary": "Confirmed for Tuesday.", "disposition": "confirmed"}"#;
+    /// let event = WebhookEvent::parse(documented)?;
+    /// assert!(matches!(event, WebhookEvent::CallCompleted(_)));
+    /// assert_eq!(event.name(), "call.completed.confirmed");
+    ///
+    /// let queued = br#"{"call_id": "c_1", "status": "queued"}"#;
+    /// assert!(matches!(WebhookEvent::parse(queued)?, WebhookEvent::Unnamed { .. }));
+    /// # Ok::<(), topcalls_api::webhooks::WebhookError>(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`WebhookError::InvalidPayload`] when the body is not a JSON object
-    /// with a string `event`, or a known event's payload does not match its
-    /// schema.
+    /// [`WebhookError::InvalidPayload`] when the body is not JSON; any JSON
+    /// body parses.
     pub fn parse(body: &[u8]) -> Result<Self, WebhookError> {
-        fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<Box<T>, WebhookError> {
-            serde_json::from_slice(body)
-                .map(Box::new)
-                .map_err(WebhookError::InvalidPayload)
-        }
-        let envelope: WebhookEventEnvelope =
-            serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)?;
-        Ok(match envelope.event.as_str() {
-            "call.queued" => Self::CallQueued(typed(body)?),
-            "call.started" => Self::CallStarted(typed(body)?),
-            "call.failed" => Self::CallFailed(typed(body)?),
-            "call.transferred" => Self::CallTransferred(typed(body)?),
-            "campaign.started" => Self::CampaignStarted(typed(body)?),
-            "campaign.paused" => Self::CampaignPaused(typed(body)?),
-            "campaign.resumed" => Self::CampaignResumed(typed(body)?),
-            "campaign.completed" => Self::CampaignCompleted(typed(body)?),
-            "campaign.stopped" => Self::CampaignStopped(typed(body)?),
-            name if is_call_completed(name) => Self::CallCompleted(typed(body)?),
-            _ => Self::Unknown {
-                event: envelope.event,
-                payload: Value::Object(
-                    serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)?,
-                ),
-            },
+        let payload: Value = serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)?;
+        Ok(match payload.get("event").and_then(Value::as_str) {
+            Some(name) => {
+                let name = name.to_string();
+                Self::named(&name, &payload).unwrap_or(Self::Unknown {
+                    event: name,
+                    payload,
+                })
+            }
+            None => Self::classify(payload),
         })
     }
 
-    /// The event name as delivered, e.g. `call.completed.confirmed`.
+    /// The typed event for a body that names itself `name`, if it matches.
+    fn named(name: &str, payload: &Value) -> Option<Self> {
+        fn typed<T: DeserializeOwned>(payload: &Value) -> Option<Box<T>> {
+            T::deserialize(payload).ok().map(Box::new)
+        }
+        Some(match name {
+            "call.queued" => Self::CallQueued(typed(payload)?),
+            "call.started" => Self::CallStarted(typed(payload)?),
+            "call.failed" => Self::CallFailed(typed(payload)?),
+            "call.transferred" => Self::CallTransferred(typed(payload)?),
+            "campaign.started" => Self::CampaignStarted(typed(payload)?),
+            "campaign.paused" => Self::CampaignPaused(typed(payload)?),
+            "campaign.resumed" => Self::CampaignResumed(typed(payload)?),
+            "campaign.completed" => Self::CampaignCompleted(typed(payload)?),
+            "campaign.stopped" => Self::CampaignStopped(typed(payload)?),
+            name if is_call_completed(name) => Self::CallCompleted(typed(payload)?),
+            _ => return None,
+        })
+    }
+
+    /// A body without a name: a finished call is `call.completed`.
+    fn classify(payload: Value) -> Self {
+        match CallCompletedEvent::deserialize(&payload) {
+            Ok(mut call) if is_finished_call(&call) => {
+                let name = match call.disposition.as_deref() {
+                    Some(d) if is_disposition(d) => format!("call.completed.{d}"),
+                    _ => "call.completed".to_string(),
+                };
+                call.event = Some(name);
+                Self::CallCompleted(Box::new(call))
+            }
+            _ => Self::Unnamed { payload },
+        }
+    }
+
+    /// The event name: as delivered (e.g. `call.completed.confirmed`), or the
+    /// name a body without one was classified as; empty for
+    /// [`WebhookEvent::Unnamed`].
     pub fn name(&self) -> &str {
-        match self {
+        let event = match self {
             Self::CallQueued(e) => &e.event,
             Self::CallStarted(e) => &e.event,
             Self::CallCompleted(e) => &e.event,
@@ -538,12 +605,15 @@ impl WebhookEvent {
             | Self::CampaignResumed(e)
             | Self::CampaignCompleted(e)
             | Self::CampaignStopped(e) => &e.event,
-            Self::Unknown { event, .. } => event,
-        }
+            Self::Unknown { event, .. } => return event,
+            Self::Unnamed { .. } => return "",
+        };
+        event.as_deref().unwrap_or_default()
     }
 
-    /// Which kind of event this is; `None` for [`WebhookEvent::Unknown`].
-    /// `call.completed.<disposition>` is [`WebhookEventName::CallCompleted`].
+    /// Which kind of event this is; `None` for [`WebhookEvent::Unknown`] and
+    /// [`WebhookEvent::Unnamed`]. `call.completed.<disposition>` is
+    /// [`WebhookEventName::CallCompleted`].
     pub fn kind(&self) -> Option<WebhookEventName> {
         Some(match self {
             Self::CallQueued(_) => WebhookEventName::CallQueued,
@@ -556,7 +626,7 @@ impl WebhookEvent {
             Self::CampaignResumed(_) => WebhookEventName::CampaignResumed,
             Self::CampaignCompleted(_) => WebhookEventName::CampaignCompleted,
             Self::CampaignStopped(_) => WebhookEventName::CampaignStopped,
-            Self::Unknown { .. } => return None,
+            Self::Unknown { .. } | Self::Unnamed { .. } => return None,
         })
     }
 
@@ -569,6 +639,7 @@ impl WebhookEvent {
         event.disposition.as_deref().or_else(|| {
             event
                 .event
+                .as_deref()?
                 .strip_prefix("call.completed.")
                 .filter(|d| !d.is_empty())
         })
@@ -577,6 +648,35 @@ impl WebhookEvent {
 
 fn is_call_completed(name: &str) -> bool {
     name == "call.completed" || name.starts_with("call.completed.")
+}
+
+/// A disposition that can end an event name, as subscriptions spell them
+/// (`call.completed.<[a-z0-9_]+>`).
+fn is_disposition(disposition: &str) -> bool {
+    !disposition.is_empty()
+        && disposition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether a body without a name holds a call that has finished.
+fn is_finished_call(call: &CallCompletedEvent) -> bool {
+    use CallGatewayStatus as G;
+    use CallTelephonyStatus as T;
+    let final_status = matches!(call.status, Some(G::Completed | G::Failed | G::Cancelled));
+    let final_outcome = matches!(
+        call.call_status,
+        Some(
+            T::Completed
+                | T::Failed
+                | T::NoAnswer
+                | T::Busy
+                | T::Rejected
+                | T::Cancelled
+                | T::DispatchTimeout
+        )
+    );
+    final_status || final_outcome || call.end_at.is_some()
 }
 
 /// Remembers delivery ids so that a retried delivery is handled once.
@@ -1059,15 +1159,29 @@ mod tests {
             WebhookEvent::Unknown { .. }
         ));
 
-        for bad in [
-            &b"not json"[..],
-            b"[]",
-            b"{}",
-            br#"{"event":7}"#,
-            br#"["call.sentiment_scored"]"#,
-            br#"{"event":"call.queued"}"#,
-            br#"{"event":"campaign.paused","campaign_id":5}"#,
+        // A known name whose body does not match its schema keeps its JSON.
+        for (body, name) in [
+            (&br#"{"event":"call.queued"}"#[..], "call.queued"),
+            (
+                br#"{"event":"campaign.paused","campaign_id":5}"#,
+                "campaign.paused",
+            ),
+            (
+                br#"{"event":"call.completed","call_id":"c","duration":"long"}"#,
+                "call.completed",
+            ),
         ] {
+            match WebhookEvent::parse(body).unwrap() {
+                WebhookEvent::Unknown { event, payload } => {
+                    assert_eq!(event, name);
+                    assert_eq!(payload, serde_json::from_slice::<Value>(body).unwrap());
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+
+        // Only a body that is not JSON is an error.
+        for bad in [&b"not json"[..], b"", b"{\"call_id\":", b"\xff"] {
             assert!(
                 matches!(
                     WebhookEvent::parse(bad),
@@ -1077,6 +1191,81 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn bodies_without_an_event_are_classified_from_what_they_hold() {
+        let completed = |body: &[u8]| match WebhookEvent::parse(body).unwrap() {
+            WebhookEvent::CallCompleted(event) => *event,
+            other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+        };
+        // The docs' own shape: no `event`, a finished call.
+        let docs = br#"{"call_id":"c_1","phone_number":"+14155551234","status":"completed",
+            "call_status":"completed","duration":2.5,"transcript":[{"id":1,"user":"assistant",
+            "text":"Hi","created_at":"2025-12-22T10:30:05Z"}],"call_summary":"Confirmed.",
+            "answered_by":"human","campaign_id":"camp_abc123","lead_id":"lead_xyz789",
+            "created_at":"2025-12-22T10:30:00Z","started_at":"2025-12-22T10:30:05Z"}"#;
+        let event = completed(docs);
+        assert_eq!(event.call_id, "c_1");
+        assert_eq!(event.campaign_id.as_deref(), Some("camp_abc123"));
+        let parsed = WebhookEvent::parse(docs).unwrap();
+        assert_eq!(parsed.name(), "call.completed");
+        assert_eq!(parsed.kind(), Some(WebhookEventName::CallCompleted));
+        assert_eq!(parsed.disposition(), None);
+
+        // Its disposition becomes the suffix, as a subscription would name it.
+        let with_disposition = WebhookEvent::parse(
+            br#"{"call_id":"c","status":"completed","disposition":"booked_callback"}"#,
+        )
+        .unwrap();
+        assert_eq!(with_disposition.name(), "call.completed.booked_callback");
+        assert_eq!(with_disposition.disposition(), Some("booked_callback"));
+        // A disposition that cannot be a name suffix stays a member only.
+        let spaced = WebhookEvent::parse(
+            br#"{"call_id":"c","status":"completed","disposition":"Call back"}"#,
+        )
+        .unwrap();
+        assert_eq!(spaced.name(), "call.completed");
+        assert_eq!(spaced.disposition(), Some("Call back"));
+
+        // Every sign of a finished call counts, unknown members and values included.
+        for body in [
+            &br#"{"call_id":"c","status":"failed","call_status":"no-answer"}"#[..],
+            br#"{"call_id":"c","status":"cancelled"}"#,
+            br#"{"call_id":"c","call_status":"busy"}"#,
+            br#"{"call_id":"c","status":"ringing","end_at":"2025-12-22T10:32:33Z"}"#,
+            br#"{"call_id":"c","status":"completed","sentiment":{"score":0.9}}"#,
+        ] {
+            assert_eq!(completed(body).call_id, "c");
+        }
+
+        // Anything else is kept, never rejected.
+        for body in [
+            &br#"{"call_id":"c","status":"queued"}"#[..],
+            br#"{"call_id":"c","status":"in_progress","call_status":"in-progress"}"#,
+            br#"{"call_id":"c","call_status":"ringing"}"#,
+            br#"{"status":"completed"}"#,
+            br#"{"call_id":7,"status":"completed"}"#,
+            br#"{"call_id":"c","status":"completed","duration":"long"}"#,
+            br#"{"campaign_id":"camp_1","status":"paused"}"#,
+            br#"{"event":7,"call_id":"c"}"#,
+            b"{}",
+            b"[]",
+            b"null",
+            br#""call.completed""#,
+        ] {
+            match WebhookEvent::parse(body).unwrap() {
+                WebhookEvent::Unnamed { payload } => {
+                    assert_eq!(payload, serde_json::from_slice::<Value>(body).unwrap());
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        let unnamed = WebhookEvent::parse(b"{}").unwrap();
+        assert_eq!(
+            (unnamed.name(), unnamed.kind(), unnamed.disposition()),
+            ("", None, None)
+        );
     }
 
     #[test]

@@ -180,15 +180,46 @@ fn every_event_kind_parses_from_the_spec_examples() {
 fn a_completed_call_with_a_disposition_in_its_name_is_a_completed_call() {
     let examples = callback_examples();
     let completed = &examples["call.completed"];
-    let mut payload = relabel(completed, "call.completed.no_show");
-    payload.as_object_mut().unwrap().remove("disposition");
-    let event = deliver(&payload);
+    let event = deliver(&relabel(completed, "call.completed.no_show"));
     assert!(matches!(event, WebhookEvent::CallCompleted(_)));
     assert_eq!(event.name(), "call.completed.no_show");
     assert_eq!(event.kind(), Some(WebhookEventName::CallCompleted));
     assert_eq!(event.disposition(), Some("no_show"));
-    // The example carries `disposition`, which wins over the name.
-    assert_eq!(deliver(completed).disposition(), Some("confirmed"));
+    // A `disposition` member wins over the name.
+    let mut with_member = relabel(completed, "call.completed.no_show");
+    with_member["disposition"] = Value::from("confirmed");
+    assert_eq!(deliver(&with_member).disposition(), Some("confirmed"));
+}
+
+#[test]
+fn the_documented_payload_without_event_verifies_and_parses_as_a_completed_call() {
+    let examples = callback_examples();
+    let documented = &examples["call.completed"];
+    assert!(
+        documented.get("event").is_none(),
+        "the example has the docs' shape"
+    );
+    let event = deliver(documented);
+    let WebhookEvent::CallCompleted(completed) = &event else {
+        panic!("expected a completed call, got {event:?}");
+    };
+    assert_eq!(completed.call_id, documented["call_id"]);
+    assert_eq!(completed.lead_id.as_deref(), Some("lead_xyz789"));
+    assert_eq!(event.name(), "call.completed");
+    // With the disposition a subscription filters on, the name carries it.
+    let mut confirmed = documented.clone();
+    confirmed["disposition"] = Value::from("confirmed");
+    let event = deliver(&confirmed);
+    assert_eq!(event.name(), "call.completed.confirmed");
+    assert_eq!(event.disposition(), Some("confirmed"));
+    // A failed call without `event` is a finished call too.
+    let mut failed = documented.clone();
+    failed["status"] = Value::from("failed");
+    failed["call_status"] = Value::from("no-answer");
+    assert_eq!(
+        deliver(&failed).kind(),
+        Some(WebhookEventName::CallCompleted)
+    );
 }
 
 #[test]
@@ -339,6 +370,21 @@ mod extractor {
             post_to(&secret, sign_headers(&secret, "msg_2", NOW, junk), junk).await,
             reason(400, "invalid event payload")
         );
+        // Any JSON body that verifies reaches the handler, `event` or not.
+        for (body, name) in [
+            (
+                &br#"{"call_id":"c_1","status":"completed","disposition":"confirmed"}"#[..],
+                "call.completed.confirmed",
+            ),
+            (br#"{"call_id":"c_1","status":"queued"}"#, ""),
+            (br#"{"event":"call.queued"}"#, "call.queued"),
+            (b"[]", ""),
+        ] {
+            assert_eq!(
+                post_to(&secret, sign_headers(&secret, "msg_3", NOW, body), body).await,
+                ok(&format!("msg_3 {name}"))
+            );
+        }
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use topcalls_types::*;
 
@@ -182,8 +183,9 @@ impl Query {
             },
         }
     }
-    /// The opaque cursor: items strictly older than this sequence number.
-    fn cursor(&self) -> Result<Option<u64>, ApiProblem> {
+    /// An opaque cursor (campaigns, phone numbers): items strictly older
+    /// than this sequence number.
+    fn opaque_cursor(&self) -> Result<Option<u64>, ApiProblem> {
         match self.get("cursor") {
             None | Some("") => Ok(None),
             Some(raw) => raw
@@ -193,31 +195,67 @@ impl Query {
                 .ok_or_else(|| ApiProblem::field("cursor", "not a cursor this API returned")),
         }
     }
+
+    /// The calls cursor, an RFC 3339 timestamp: calls created before it (an
+    /// empty one is no timestamp). A `+` of an offset that reached us
+    /// unencoded (as a space) is read back.
+    fn time_cursor(&self) -> Result<Option<DateTime<Utc>>, ApiProblem> {
+        match self.get("cursor") {
+            None => Ok(None),
+            Some(raw) => DateTime::parse_from_rfc3339(raw)
+                .or_else(|e| match raw.rsplit_once(' ') {
+                    Some((time, offset)) => {
+                        DateTime::parse_from_rfc3339(&format!("{time}+{offset}"))
+                    }
+                    None => Err(e),
+                })
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| {
+                    ApiProblem::field(
+                        "cursor",
+                        format!(
+                            "must be an ISO 8601 timestamp such as 2025-12-22T10:29:00Z, \
+                             like the `next_cursor` of a page (got {raw:?})"
+                        ),
+                    )
+                }),
+        }
+    }
 }
 
-/// One page, newest first, from items sorted oldest first by `seq`; only
-/// the items on the page are cloned.
-fn page<'a, T: Clone + 'a>(
-    items: impl DoubleEndedIterator<Item = (u64, &'a T)>,
-    query: &Query,
-) -> Result<(Vec<T>, Option<String>), ApiProblem> {
-    let limit = query.limit()?;
-    let before = query.cursor()?;
-    let mut picked: Vec<(u64, &T)> = items
+/// One page, newest first, from items sorted oldest first by a key that
+/// grows strictly (a sequence number, a creation time): the `limit` newest
+/// items before `before`, and the key of the last one when more follow.
+/// Only the items on the page are cloned.
+fn page<'a, K: PartialOrd + Copy, T: Clone + 'a>(
+    items: impl DoubleEndedIterator<Item = (K, &'a T)>,
+    before: Option<K>,
+    limit: usize,
+) -> (Vec<T>, Option<K>) {
+    let mut picked: Vec<(K, &T)> = items
         .rev()
-        .filter(|(seq, _)| before.is_none_or(|b| *seq < b))
+        .filter(|(key, _)| before.is_none_or(|b| *key < b))
         .take(limit + 1)
         .collect();
     let next = if picked.len() > limit {
         picked.truncate(limit);
-        picked.last().map(|(seq, _)| format!("cur_{seq}"))
+        picked.last().map(|(key, _)| *key)
     } else {
         None
     };
-    Ok((
+    (
         picked.into_iter().map(|(_, item)| item.clone()).collect(),
         next,
-    ))
+    )
+}
+
+/// A page of items with opaque `cur_<seq>` cursors.
+fn opaque_page<'a, T: Clone + 'a>(
+    items: impl DoubleEndedIterator<Item = (u64, &'a T)>,
+    query: &Query,
+) -> Result<(Vec<T>, Option<String>), ApiProblem> {
+    let (data, next) = page(items, query.opaque_cursor()?, query.limit()?);
+    Ok((data, next.map(|seq| format!("cur_{seq}"))))
 }
 
 // ---- calls ---------------------------------------------------------------
@@ -253,7 +291,14 @@ async fn list_calls(
                 .is_some_and(|cs| cs.to_string() == s.to_string())
         })
     });
-    let (data, next_cursor) = page(calls.map(|c| (c.seq, &c.call)), &query)?;
+    // A call's `created_at` is unique within its account and grows with
+    // every call (see `Account::call_created_at`), so it orders the pages.
+    let (data, next) = page(
+        calls.map(|c| (c.call.created_at, &c.call)),
+        query.time_cursor()?,
+        query.limit()?,
+    );
+    let next_cursor = next.map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
     ok(StatusCode::OK, &CallList { data, next_cursor })
 }
 
@@ -305,7 +350,6 @@ async fn create_call(
     }
     let now = app.clock.now();
     let mut world = app.world();
-    let seq = world.seq();
     let account = &mut world.accounts[caller.account];
     let available = account.available_minutes();
     if available < max_duration {
@@ -320,15 +364,12 @@ async fn create_call(
         ));
     }
     account.reserved_minutes += max_duration;
-    let mut record = state::new_call(
-        seq,
-        &account.id.clone(),
-        &to,
-        request.from_number.map(|n| n.to_string()),
-        &task,
-        max_duration,
-        now,
-    );
+    let from = request
+        .from_number
+        .map(|n| n.to_string())
+        .or_else(|| account.default_caller_id());
+    let created = account.call_created_at(now);
+    let mut record = state::new_call(&account.id, &to, from, &task, max_duration, created);
     record.call.metadata = Some(request.request_data.clone());
     if let Some(url) = &request.webhook_url {
         let events = request
@@ -347,6 +388,35 @@ async fn create_call(
     account.add_call(record);
     world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)
+}
+
+/// The SIP port of a gateway created without one.
+const DEFAULT_SIP_PORT: u64 = 5060;
+
+/// A gateway address: an IPv4 address, or a hostname unless the gateway is
+/// inbound (TopCalls matches inbound traffic by IP). The generated type has
+/// already checked the characters; what looks like an IPv4 address must be one.
+fn check_gateway_address(address: &str, inbound: bool) -> Result<(), ApiProblem> {
+    let is_ipv4 = address.parse::<std::net::Ipv4Addr>().is_ok();
+    let looks_numeric = address
+        .split('.')
+        .all(|label| label.bytes().all(|b| b.is_ascii_digit()));
+    if !is_ipv4 && looks_numeric {
+        return Err(ApiProblem::field(
+            "sip_gateway.ipv4",
+            format!("{address:?} is not a valid IPv4 address"),
+        ));
+    }
+    if inbound && !is_ipv4 {
+        return Err(ApiProblem::field(
+            "sip_gateway.ipv4",
+            format!(
+                "an inbound gateway needs an IPv4 address, not the hostname {address:?}; \
+                 hostnames are accepted only for gateways that are not inbound"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Minutes for people: at most two decimals (`2.5`, `10`, `498.38`).
@@ -464,7 +534,7 @@ async fn list_campaigns(
         .campaigns
         .iter()
         .map(|c| (c.seq, &c.campaign));
-    let (data, next_cursor) = page(campaigns, &query)?;
+    let (data, next_cursor) = opaque_page(campaigns, &query)?;
     ok(StatusCode::OK, &CampaignList { data, next_cursor })
 }
 
@@ -551,7 +621,7 @@ async fn list_numbers(
         .iter()
         .filter(|n| n.number.status != Some(PhoneNumberStatus::Deleted))
         .map(|n| (n.seq, &n.number));
-    let (data, next_cursor) = page(numbers, &query)?;
+    let (data, next_cursor) = opaque_page(numbers, &query)?;
     ok(StatusCode::OK, &PhoneNumberList { data, next_cursor })
 }
 
@@ -601,10 +671,12 @@ async fn create_number(
         id: uuid::Uuid::new_v4().to_string(),
         account_id: Some(account.id.clone()),
         number,
+        // The documented sources: a bring-your-own carrier's number, or one
+        // on TopCalls' own (default) carrier.
         source: Some(if carrier.is_some() {
             PhoneNumberSource::Byoc
         } else {
-            PhoneNumberSource::Manual
+            PhoneNumberSource::Topcalls
         }),
         status: Some(PhoneNumberStatus::Active),
         phone_number_sid: Some(format!("PN{}", uuid::Uuid::new_v4().simple())),
@@ -678,13 +750,15 @@ async fn create_carrier(
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let request: CreateCarrierRequest = parse(&body)?;
-    let port = request.sip_gateway.port.get();
+    let gateway = &request.sip_gateway;
+    let port = gateway.port.map_or(DEFAULT_SIP_PORT, |p| p.get());
     if port > 65_535 {
         return Err(ApiProblem::field(
             "sip_gateway.port",
             format!("must be between 1 and 65535 (got {port})"),
         ));
     }
+    check_gateway_address(gateway.ipv4.as_str(), gateway.inbound == Some(true))?;
     match request.trunk_type {
         Some(TrunkType::Reg) if request.registration.is_none() => {
             return Err(ApiProblem::field(
@@ -738,11 +812,28 @@ async fn delete_carrier(
 ) -> Answer {
     caller.require(Scope::NumbersWrite)?;
     let mut world = app.world();
-    let carrier = world.accounts[caller.account]
+    let account = &mut world.accounts[caller.account];
+    let remaining = account.remaining_minutes();
+    let carrier = account
         .carriers
         .iter_mut()
         .find(|c| c.carrier.id == id && !c.deleted)
         .ok_or_else(|| ApiProblem::not_found("carrier"))?;
+    // The docs' only answer for this operation is a 402 with `details`; the
+    // sandbox gives it to an account whose call minutes are used up.
+    if remaining <= 0.0 {
+        let mut problem = ApiProblem::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            "No call minutes remain on this account",
+        );
+        problem.details = Some(serde_json::Value::String(
+            "Deleting a carrier needs a positive call-minute balance: add minutes, then delete \
+             the carrier again."
+                .into(),
+        ));
+        return Err(problem);
+    }
     carrier.deleted = true;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,7 +2,8 @@
 //! tests and newcomers run against without a TopCalls account.
 //!
 //! Unlike a mock that replays canned examples, the sandbox behaves like the
-//! service: calls move from `queued` through `in_progress` to a final state on
+//! service: calls move from `queued` (3 s by default, see
+//! [`SandboxBuilder::queue_time`]) through `in_progress` to a final state on
 //! a sandbox clock, with a transcript, summary and billing; campaigns dispatch
 //! their leads; idempotency keys replay; keys have scopes; errors are
 //! Problem+JSON. Faults can be injected to test clients.
@@ -41,7 +42,10 @@ use tokio::sync::watch;
 
 pub use clock::ClockMode;
 use server::App;
-pub use webhooks::DeliveryInfo;
+pub use webhooks::{DeliveryInfo, WebhookPayloads};
+
+/// How long a new call waits in `queued` unless told otherwise (sandbox time).
+pub const DEFAULT_QUEUE_TIME: Duration = Duration::from_secs(3);
 
 /// Faults injected into `/v1` requests, to test clients.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -84,6 +88,8 @@ pub struct SandboxBuilder {
     balance_minutes: f64,
     api_key: Option<String>,
     webhook_timeout: Duration,
+    queue_time: Duration,
+    webhook_payloads: WebhookPayloads,
 }
 
 impl Default for SandboxBuilder {
@@ -97,6 +103,8 @@ impl Default for SandboxBuilder {
             balance_minutes: 500.0,
             api_key: None,
             webhook_timeout: Duration::from_secs(5),
+            queue_time: DEFAULT_QUEUE_TIME,
+            webhook_payloads: WebhookPayloads::default(),
         }
     }
 }
@@ -159,12 +167,35 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a new call stays `queued` (and can be cancelled) before it
+    /// rings, in sandbox time; default [`DEFAULT_QUEUE_TIME`] (3 s). The
+    /// binary waits 60 s, on a clock that runs in real time, so that the
+    /// documented flows can be typed by hand.
+    #[must_use]
+    pub fn queue_time(mut self, queue_time: Duration) -> Self {
+        self.queue_time = queue_time;
+        self
+    }
+
+    /// The shape of webhook bodies: with `"event": "<name>"` (the default)
+    /// or exactly as the TopCalls docs show them, without it.
+    #[must_use]
+    pub fn webhook_payloads(mut self, payloads: WebhookPayloads) -> Self {
+        self.webhook_payloads = payloads;
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let address = listener.local_addr()?;
         let clock = clock::Clock::new(self.clock);
-        let mut world = state::World::default();
+        let mut world = state::World {
+            queue_time: chrono::Duration::from_std(self.queue_time)
+                .unwrap_or(chrono::Duration::MAX),
+            webhook_payloads: self.webhook_payloads,
+            ..state::World::default()
+        };
         let mut keys = state::seed(&mut world, clock.now(), self.balance_minutes);
         if let Some(key) = self.api_key
             && let Some(seeded) = world.keys.remove(&keys.full)
@@ -237,7 +268,8 @@ impl Sandbox {
         Self::builder().start().await
     }
 
-    /// A builder for port, clock, faults, rate limit and balance.
+    /// A builder for port, clock, faults, rate limit, balance, queue time and
+    /// webhook payload shape.
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }

@@ -11,6 +11,8 @@ pub(crate) struct ApiProblem {
     pub(crate) code: &'static str,
     pub(crate) detail: String,
     pub(crate) errors: Vec<ProblemFieldError>,
+    /// The free-form `details` member, when the answer has one.
+    pub(crate) details: Option<serde_json::Value>,
     pub(crate) retry_after: Option<u64>,
 }
 
@@ -21,6 +23,7 @@ impl ApiProblem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            details: None,
             retry_after: None,
         }
     }
@@ -67,6 +70,7 @@ impl ApiProblem {
             detail: Some(self.detail.clone()),
             instance: Some(request_id.to_string()),
             errors: self.errors.clone(),
+            details: self.details.clone(),
         }
     }
 }

@@ -121,7 +121,7 @@ impl Caller {
             Err(ApiProblem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this API key lacks the scope this operation needs ({scope:?})"),
+                format!("This API key does not have the {} scope.", scope.name()),
             ))
         }
     }

@@ -22,6 +22,21 @@ pub(crate) enum Scope {
     Any,
 }
 
+impl Scope {
+    /// The scope as the TopCalls docs spell it (`calls:write`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scope::CallsRead => "calls:read",
+            Scope::CallsWrite => "calls:write",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::CampaignsWrite => "campaigns:write",
+            Scope::NumbersRead => "phone_numbers:read",
+            Scope::NumbersWrite => "phone_numbers:write",
+            Scope::Any => "any",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct ApiKey {
     pub(crate) id: String,
@@ -58,8 +73,6 @@ pub(crate) enum Outcome {
     DispatchTimeout,
 }
 
-/// Sandbox seconds a call waits in the queue, and rings, before it connects.
-const QUEUED_SECONDS: i64 = 3;
 /// Sandbox seconds a connected call lasts (90 s = 1.5 minutes).
 const TALK_SECONDS: i64 = 90;
 /// Sandbox seconds a failed attempt takes.
@@ -67,7 +80,6 @@ const FAIL_SECONDS: i64 = 20;
 
 #[derive(Debug, Clone)]
 pub(crate) struct CallRecord {
-    pub(crate) seq: u64,
     pub(crate) call: Call,
     pub(crate) task: String,
     pub(crate) outcome: Outcome,
@@ -135,6 +147,29 @@ impl Account {
         self.calls.push(record);
     }
 
+    /// The `created_at` of a call created at `now`: `now`, or a microsecond
+    /// after the account's newest call when that is not earlier. So no two
+    /// calls of an account share a creation time, and the calls cursor (a
+    /// timestamp: "created before this") pages through them with no repeats
+    /// and no gaps, even for calls created in the same instant.
+    pub(crate) fn call_created_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.calls.last() {
+            Some(newest) if newest.call.created_at >= now => {
+                newest.call.created_at + Span::microseconds(1)
+            }
+            _ => now,
+        }
+    }
+
+    /// The caller id of a call created without `from_number`: the account's
+    /// oldest active number (TopCalls falls back to a default it configures).
+    pub(crate) fn default_caller_id(&self) -> Option<String> {
+        self.numbers
+            .iter()
+            .find(|n| n.number.status == Some(topcalls_types::PhoneNumberStatus::Active))
+            .map(|n| n.number.number.clone())
+    }
+
     pub(crate) fn call_mut(&mut self, id: &str) -> Option<&mut CallRecord> {
         let index = *self.by_id.get(id)?;
         self.calls.get_mut(index)
@@ -170,6 +205,10 @@ pub(crate) struct World {
     pub(crate) deliveries: Vec<crate::webhooks::Outgoing>,
     /// Sandbox time of the last [`World::tick`].
     pub(crate) last_tick: Option<DateTime<Utc>>,
+    /// How long a new call waits in `queued` before it rings.
+    pub(crate) queue_time: Span,
+    /// Whether webhook bodies carry `event`.
+    pub(crate) webhook_payloads: crate::webhooks::WebhookPayloads,
 }
 
 impl World {
@@ -180,6 +219,7 @@ impl World {
 
     /// Moves every call and campaign forward to `now`.
     pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
+        let queue_time = self.queue_time;
         for index in 0..self.accounts.len() {
             self.dispatch_campaigns(index, now);
             let account = &mut self.accounts[index];
@@ -191,7 +231,7 @@ impl World {
                 let Some(record) = account.calls.get_mut(index) else {
                     continue;
                 };
-                let finished = advance_call(record, now);
+                let finished = advance_call(record, queue_time, now);
                 if finished && !record.settled {
                     record.settled = true;
                     let billed = record.call.duration.unwrap_or(0.0);
@@ -238,7 +278,13 @@ impl World {
             })
             .collect();
         for event in events {
-            let outgoing = crate::webhooks::route(event, &account.subscriptions, &conversions, now);
+            let outgoing = crate::webhooks::route(
+                event,
+                &account.subscriptions,
+                &conversions,
+                self.webhook_payloads,
+                now,
+            );
             self.deliveries.extend(outgoing);
         }
     }
@@ -271,9 +317,10 @@ impl World {
             }
         }
         for (number, lead, campaign_id, task) in new_calls {
-            let seq = self.seq();
             let account = &mut self.accounts[index];
-            let mut record = new_call(seq, &account.id, &number, None, &task, 0.0, now);
+            let created = account.call_created_at(now);
+            let from = account.default_caller_id();
+            let mut record = new_call(&account.id, &number, from, &task, 0.0, created);
             record.call.campaign_id = Some(campaign_id);
             record.call.lead_id = Some(lead);
             account.add_call(record);
@@ -302,19 +349,17 @@ pub(crate) fn is_final(status: &CallGatewayStatus) -> bool {
     )
 }
 
-/// A new queued call.
+/// A new queued call, created at `created` (see [`Account::call_created_at`]).
 pub(crate) fn new_call(
-    seq: u64,
     account_id: &str,
     to: &str,
     from: Option<String>,
     task: &str,
     reserved: f64,
-    now: DateTime<Utc>,
+    created: DateTime<Utc>,
 ) -> CallRecord {
     let id = uuid::Uuid::new_v4().to_string();
     CallRecord {
-        seq,
         task: task.to_string(),
         outcome: outcome_for(to),
         reserved,
@@ -325,7 +370,7 @@ pub(crate) fn new_call(
             id: id.clone(),
             account_id: Some(account_id.to_string()),
             phone_number: Some(to.to_string()),
-            from_phone_number: Some(from.unwrap_or_else(|| "+15557654321".to_string())),
+            from_phone_number: from,
             status: CallGatewayStatus::Queued,
             call_status: None,
             external_call_id: Some(format!("sbx_{}", &id[..8])),
@@ -340,7 +385,7 @@ pub(crate) fn new_call(
             lead_id: None,
             completed: Some(false),
             disposition: None,
-            created_at: now,
+            created_at: created,
             started_at: None,
             end_at: None,
             metadata: Some(Map::new()),
@@ -348,14 +393,17 @@ pub(crate) fn new_call(
     }
 }
 
-/// Moves one call along its timeline; `true` once it is final.
-fn advance_call(record: &mut CallRecord, now: DateTime<Utc>) -> bool {
+/// Moves one call along its timeline (`queue_time` queued, then ringing and
+/// talking); `true` once it is final.
+fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -> bool {
     let call = &mut record.call;
     if is_final(&call.status) {
         return true;
     }
-    let created = call.created_at;
-    let connect_at = created + Span::seconds(QUEUED_SECONDS);
+    // A queue time past the end of the calendar keeps the call queued.
+    let Some(connect_at) = call.created_at.checked_add_signed(queue_time) else {
+        return false;
+    };
     let talks = matches!(record.outcome, Outcome::Human | Outcome::Voicemail);
     if now < connect_at {
         return false;

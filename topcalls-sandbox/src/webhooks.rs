@@ -22,6 +22,19 @@ const RETRY_SCHEDULE: [i64; 4] = [60, 5 * 60, 15 * 60, 60 * 60];
 /// A completed call's event goes out once its recording is ready.
 const COMPLETED_DELAY_SECONDS: i64 = 15;
 
+/// The shape of webhook bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookPayloads {
+    /// The event's object plus `"event": "<name>"`, so receivers can tell
+    /// events apart by name (the default).
+    #[default]
+    Named,
+    /// The event's object alone, with no `event` member: the shape of the
+    /// `call.completed` payload the TopCalls docs publish. Receivers have to
+    /// classify bodies by what they hold.
+    Documented,
+}
+
 /// An event a call emitted, with its per-call webhook (if any).
 pub(crate) struct Emitted {
     name: String,
@@ -155,7 +168,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
             1 => (
                 "call.queued",
                 payload(&CallQueuedEvent {
-                    event: "call.queued".into(),
+                    event: None,
                     call_id: call.id.clone(),
                     phone_number: call.phone_number.clone(),
                     from_phone_number: call.from_phone_number.clone(),
@@ -173,7 +186,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
                 (
                     "call.started",
                     payload(&CallStartedEvent {
-                        event: "call.started".into(),
+                        event: None,
                         call_id: call.id.clone(),
                         phone_number: call.phone_number.clone(),
                         from_phone_number: call.from_phone_number.clone(),
@@ -190,7 +203,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
             _ if call.status == CallGatewayStatus::Completed => (
                 "call.completed",
                 payload(&CallCompletedEvent {
-                    event: "call.completed".into(),
+                    event: None,
                     call_id: call.id.clone(),
                     account_id: call.account_id.clone(),
                     phone_number: call.phone_number.clone(),
@@ -216,7 +229,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
             _ => (
                 "call.failed",
                 payload(&CallFailedEvent {
-                    event: "call.failed".into(),
+                    event: None,
                     call_id: call.id.clone(),
                     phone_number: call.phone_number.clone(),
                     from_phone_number: call.from_phone_number.clone(),
@@ -244,11 +257,13 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
     out
 }
 
-/// Deliveries for one event: the call's own webhook, then every matching subscription.
+/// Deliveries for one event: the call's own webhook, then every matching
+/// subscription, with bodies shaped as `payloads` says.
 pub(crate) fn route(
     event: Emitted,
     subscriptions: &[WebhookSubscription],
     conversions: &HashMap<String, Vec<String>>,
+    payloads: WebhookPayloads,
     now: DateTime<Utc>,
 ) -> Vec<Outgoing> {
     let Emitted {
@@ -275,7 +290,9 @@ pub(crate) fn route(
     };
     let outgoing = |url: &str, event: &str, payload: &Map<String, Value>| {
         let mut body = payload.clone();
-        body.insert("event".into(), Value::String(event.to_string()));
+        if payloads == WebhookPayloads::Named {
+            body.insert("event".into(), Value::String(event.to_string()));
+        }
         Outgoing {
             id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
             url: url.to_string(),

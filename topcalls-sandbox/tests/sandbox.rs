@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use topcalls_sandbox::{ClockMode, Sandbox};
 
 mod common;
-use common::{Api, call_body, manual};
+use common::{Api, call_body, curl, manual};
 
 #[tokio::test]
 async fn a_call_runs_through_its_lifecycle_and_is_billed() {
@@ -534,14 +534,60 @@ async fn numbers_carriers_catalog_and_quota() {
         !created.body.to_string().contains("secret-pass"),
         "passwords are never echoed"
     );
-    let hostname =
-        json!({"carrier_name": "Acme", "sip_gateway": {"ipv4": "sip.example.com", "port": 5060}});
-    let rejected = api
-        .post("/v1/phone-numbers/carriers", key, Some(hostname))
+    // A hostname is refused for an inbound gateway only (the docs' rule).
+    for (gateway, path) in [
+        (
+            json!({"ipv4": "sip.myprovider.com", "port": 5060, "inbound": true, "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (
+            json!({"ipv4": "203.0.113.999", "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (
+            json!({"ipv4": "sip..example.com", "outbound": true}),
+            "sip_gateway.ipv4",
+        ),
+        (json!({"ipv4": "", "outbound": true}), "sip_gateway.ipv4"),
+        (
+            json!({"ipv4": "203.0.113.7", "port": 70000}),
+            "sip_gateway.port",
+        ),
+    ] {
+        let rejected = api
+            .post(
+                "/v1/phone-numbers/carriers",
+                key,
+                Some(json!({"carrier_name": "Acme", "sip_gateway": gateway})),
+            )
+            .await;
+        assert_eq!(
+            (rejected.status, rejected.body["errors"][0]["path"].as_str()),
+            (400, Some(path)),
+            "{gateway}: {}",
+            rejected.body
+        );
+    }
+    let outbound = api
+        .post(
+            "/v1/phone-numbers/carriers",
+            key,
+            Some(json!({"carrier_name": "My VoIP Provider", "trunk_type": "static_ip",
+                        "sip_gateway": {"ipv4": "sip.myprovider.com", "inbound": false, "outbound": true}})),
+        )
         .await;
+    assert_eq!(outbound.status, 201, "{}", outbound.body);
+    let listed = api.get("/v1/phone-numbers/carriers", key).await.body;
+    let gateway = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == outbound.body["id"])
+        .unwrap()["sip_gateway"]
+        .clone();
     assert_eq!(
-        (rejected.status, rejected.body["errors"][0]["path"].as_str()),
-        (400, Some("sip_gateway.ipv4"))
+        gateway,
+        json!({"ipv4": "sip.myprovider.com", "port": 5060, "inbound": false, "outbound": true})
     );
     let carrier_id = created.body["id"].as_str().unwrap();
     assert_eq!(
@@ -561,7 +607,8 @@ async fn numbers_carriers_catalog_and_quota() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2,
+        "the seeded carrier and the outbound one"
     );
 
     assert!(
@@ -636,20 +683,6 @@ async fn rate_limits_answer_429_with_retry_after() {
 async fn the_documented_quick_start_works_with_plain_curl() {
     let sandbox = Sandbox::start().await.unwrap();
     let auth = format!("Authorization: Bearer {}", sandbox.api_key());
-    let curl = |args: Vec<String>| async move {
-        let out = tokio::process::Command::new("curl")
-            .args(["-sS", "--fail-with-body"])
-            .args(&args)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
     let base = sandbox.base_url();
     let created = curl(vec![
         "-X".into(), "POST".into(), format!("{base}/v1/calls"),

@@ -3,18 +3,14 @@
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct AccountVoice {
     ///Accent, for example `american`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accent: ::std::option::Option<::std::string::String>,
     ///Free description.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     ///Voice gender, for example `female`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub gender: ::std::option::Option<::std::string::String>,
     ///Voice id to pass as `voice` when creating a call.
     pub id: ::std::string::String,
     ///Language, for example `en`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub language: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<VoiceMode>,
@@ -22,7 +18,6 @@ pub struct AccountVoice {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     ///URL of an audio sample.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub preview_url: ::std::option::Option<::std::string::String>,
     ///Voice provider, for example `openai` or `elevenlabs`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -154,19 +149,14 @@ pub struct Call {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub account_id: ::std::option::Option<::std::string::String>,
     ///Minutes billed for the call (list items).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub actual_duration_billed: ::std::option::Option<f64>,
     ///Who or what answered.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub answered_by: ::std::option::Option<AnsweredBy>,
     ///Telephony outcome, null until known.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_status: ::std::option::Option<CallTelephonyStatus>,
     ///Summary of the conversation.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_summary: ::std::option::Option<::std::string::String>,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///Whether post-call processing (transcript, summary, recording) has finished.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -174,45 +164,33 @@ pub struct Call {
     ///When the call was created.
     pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Outcome label assigned after the call, for example `confirmed` (list items).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub disposition: ::std::option::Option<::std::string::String>,
     ///Call length in minutes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<f64>,
     ///When the call ended.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub end_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Why the call failed, when it did.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error_message: ::std::option::Option<::std::string::String>,
     ///The telephony provider's call id.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub external_call_id: ::std::option::Option<::std::string::String>,
     ///The caller id used.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///The call's id.
     pub id: ::std::string::String,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     ///Recording URL, available about 15 s after the call ends.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub recording_url: ::std::option::Option<::std::string::String>,
     ///When the call connected.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     pub status: CallGatewayStatus,
     ///The conversation, line by line.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub transcript: ::std::option::Option<::std::vec::Vec<TranscriptEntry>>,
 }
 impl Call {
@@ -220,70 +198,57 @@ impl Call {
         Default::default()
     }
 }
-///Payload of `call.completed` (flat), sent about 15 s after the call ends.
+/**Payload of `call.completed` (flat), sent about 15 s after the call ends. The docs'
+example has no `event` member.
+*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct CallCompletedEvent {
     ///The owning account's id.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub account_id: ::std::option::Option<::std::string::String>,
     ///Who or what answered.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub answered_by: ::std::option::Option<AnsweredBy>,
     ///The call's id.
     pub call_id: ::std::string::String,
     ///Telephony outcome.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_status: ::std::option::Option<CallTelephonyStatus>,
     ///Summary of the conversation.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_summary: ::std::option::Option<::std::string::String>,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///When the call was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Outcome label, for example `confirmed`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub disposition: ::std::option::Option<::std::string::String>,
     ///Call length in minutes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<f64>,
     ///When the call ended.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub end_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Error, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error_message: ::std::option::Option<::std::string::String>,
-    ///The event name, `call.completed`.
-    pub event: ::std::string::String,
-    ///The caller id used.
+    ///The event name, `call.completed`, when the body carries it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
+    ///The caller id used.
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///Whether the disposition is one of the campaign's conversion outcomes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub is_conversion: ::std::option::Option<bool>,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     ///Recording URL.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub recording_url: ::std::option::Option<::std::string::String>,
     ///When the call connected.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CallGatewayStatus>,
     ///The conversation, line by line.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub transcript: ::std::option::Option<::std::vec::Vec<TranscriptEntry>>,
 }
 impl CallCompletedEvent {
@@ -297,41 +262,32 @@ pub struct CallFailedEvent {
     ///The call's id.
     pub call_id: ::std::string::String,
     ///Telephony outcome (for example `busy` or `no-answer`).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_status: ::std::option::Option<CallTelephonyStatus>,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///When the call was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Call length in minutes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<f64>,
     ///When the call ended.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub end_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Why the call failed.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error_message: ::std::option::Option<::std::string::String>,
-    ///The event name, `call.failed`.
-    pub event: ::std::string::String,
-    ///The caller id used.
+    ///The event name, `call.failed`, when the body carries it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
+    ///The caller id used.
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     ///When the call connected, if it did.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CallGatewayStatus>,
@@ -423,7 +379,9 @@ impl ::std::convert::TryFrom<::std::string::String> for CallGatewayStatus {
 pub struct CallList {
     ///The calls of this page.
     pub data: ::std::vec::Vec<Call>,
-    ///Cursor of the next page; null on the last page.
+    /**Pagination cursor for the next page (ISO 8601 timestamp), to pass as `cursor`; null
+on the last page. The SDK keeps it as an opaque string.
+*/
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub next_cursor: ::std::option::Option<::std::string::String>,
 }
@@ -432,7 +390,7 @@ impl CallList {
         Default::default()
     }
 }
-///Call engine to use (request): `realtime` (default, speech-to-speech) or `legacy`.
+///Call engine to use (request): `realtime` (default, speech-to-speech) or `legacy` (separate STT → LLM → TTS).
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -562,26 +520,22 @@ pub struct CallQueuedEvent {
     ///The call's id.
     pub call_id: ::std::string::String,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///When the call was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    ///The event name, `call.queued`.
-    pub event: ::std::string::String,
-    ///The caller id used.
+    ///The event name, `call.queued`, when the body carries it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
+    ///The caller id used.
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CallGatewayStatus>,
@@ -597,32 +551,26 @@ pub struct CallStartedEvent {
     ///The call's id.
     pub call_id: ::std::string::String,
     ///Telephony status.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_status: ::std::option::Option<CallTelephonyStatus>,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///When the call was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    ///The event name, `call.started`.
-    pub event: ::std::string::String,
-    ///The caller id used.
+    ///The event name, `call.started`, when the body carries it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
+    ///The caller id used.
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     ///When the call connected.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CallGatewayStatus>,
@@ -723,37 +671,32 @@ pub struct CallTransferredEvent {
     ///The call's id.
     pub call_id: ::std::string::String,
     ///Telephony status.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub call_status: ::std::option::Option<CallTelephonyStatus>,
     ///The campaign that placed the call, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub campaign_id: ::std::option::Option<::std::string::String>,
     ///When the call was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    ///The event name, `call.transferred`.
-    pub event: ::std::string::String,
-    ///The caller id used.
+    ///The event name, `call.transferred`, when the body carries it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
+    ///The caller id used.
     pub from_phone_number: ::std::option::Option<::std::string::String>,
     ///The campaign lead called, if any.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lead_id: ::std::option::Option<::std::string::String>,
     ///Free-form data attached to the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     ///The number called.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number: ::std::option::Option<::std::string::String>,
     ///When the call connected.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CallGatewayStatus>,
-    ///Destination of the transfer, when sent (not documented by TopCalls).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    /**Where the call was transferred. The docs say the payload includes the transfer
+destination; the member name `transferred_to` is our reading.
+*/
     pub transferred_to: ::std::option::Option<::std::string::String>,
 }
 impl CallTransferredEvent {
@@ -833,7 +776,6 @@ impl ::std::convert::TryFrom<::std::string::String> for CallWebhookEvent {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Campaign {
     ///When the campaign completed.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Dispositions that count as a conversion.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -844,22 +786,18 @@ pub struct Campaign {
     ///The campaign's id.
     pub id: ::std::string::String,
     ///Throttle on new calls per minute.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub max_calls_per_minute: ::std::option::Option<i64>,
     ///Limit on calls in progress at once.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub max_concurrent_calls: ::std::option::Option<i64>,
     ///Display name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     ///When the campaign first started.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<CampaignStats>,
     pub status: CampaignStatus,
     ///When the campaign was last changed.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 impl Campaign {
@@ -885,8 +823,9 @@ impl CampaignActionResponse {
 pub struct CampaignEvent {
     ///The campaign's id.
     pub campaign_id: ::std::string::String,
-    ///The event name, for example `campaign.paused`.
-    pub event: ::std::string::String,
+    ///The event name, for example `campaign.paused`, when the body carries it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
     ///The campaign's name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -1058,7 +997,6 @@ pub struct Carrier {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub account_id: ::std::option::Option<::std::string::String>,
     ///Display name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub carrier_name: ::std::option::Option<::std::string::String>,
     ///When the carrier was added.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1066,10 +1004,8 @@ pub struct Carrier {
     ///Record id; delete_carrier takes it.
     pub id: ::std::string::String,
     ///The SIP gateway (list items).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sip_gateway: ::std::option::Option<SipGateway>,
     ///Id of the carrier's SIP gateway.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sip_gateway_sid: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub trunk_type: ::std::option::Option<CarrierTrunkType>,
@@ -1181,7 +1117,9 @@ pub struct CreateCallRequest {
     ///Knowledge bases the agent may consult.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub knowledge_base_ids: ::std::vec::Vec<CreateCallRequestKnowledgeBaseIdsItem>,
-    ///Maximum call length in minutes (default 10); this many minutes are reserved when the call is created.
+    /**Maximum call length in minutes; this many minutes are reserved when the call is
+created (10 when omitted, and the range, are our decisions: see `info`).
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub max_duration: ::std::option::Option<f64>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1196,12 +1134,12 @@ pub struct CreateCallRequest {
     ///What the agent should accomplish (simple mode). Exclusive with `instructions`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub task: ::std::option::Option<CreateCallRequestTask>,
-    ///Sampling temperature (some models ignore it).
+    ///Sampling temperature (some models ignore it; the 0–2 range is our decision, see `info`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub temperature: ::std::option::Option<f64>,
     /**Voice name or provider voice id; `alloy` when omitted. Realtime voices: alloy, echo,
-shimmer, ash, ballad, coral, sage, verse. Legacy names include rachel, domi, bella,
-antoni, elli, josh, arnold, sam, adam, nicole, matilda.
+shimmer, ash, ballad, coral, sage, verse. Legacy (ElevenLabs) names: rachel, domi,
+bella, antoni, elli, josh, arnold, sam, adam, nicole, matilda.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub voice: ::std::option::Option<CreateCallRequestVoice>,
@@ -1671,8 +1609,8 @@ impl<'de> ::serde::Deserialize<'de> for CreateCallRequestTask {
     }
 }
 /**Voice name or provider voice id; `alloy` when omitted. Realtime voices: alloy, echo,
-shimmer, ash, ballad, coral, sage, verse. Legacy names include rachel, domi, bella,
-antoni, elli, josh, arnold, sam, adam, nicole, matilda.
+shimmer, ash, ballad, coral, sage, verse. Legacy (ElevenLabs) names: rachel, domi,
+bella, antoni, elli, josh, arnold, sam, adam, nicole, matilda.
 */
 #[derive(
     ::serde::Serialize,
@@ -1743,7 +1681,6 @@ pub struct CreateCallResponse {
     ///The new call's id.
     pub call_id: ::std::string::String,
     ///The telephony provider's call id.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub provider_call_id: ::std::option::Option<::std::string::String>,
     pub status: CallGatewayStatus,
 }
@@ -1844,7 +1781,9 @@ pub struct CreatePhoneNumberRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub label: ::std::option::Option<CreatePhoneNumberRequestLabel>,
     pub number: E164PhoneNumber,
-    ///The `voip_carrier_sid` of a bring-your-own carrier that routes this number.
+    /**The `voip_carrier_sid` of a bring-your-own carrier that routes this number. When
+omitted, the account's or the system's default carrier is used.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub voip_carrier_sid: ::std::option::Option<CreatePhoneNumberRequestVoipCarrierSid>,
 }
@@ -1917,7 +1856,9 @@ impl<'de> ::serde::Deserialize<'de> for CreatePhoneNumberRequestLabel {
             })
     }
 }
-///The `voip_carrier_sid` of a bring-your-own carrier that routes this number.
+/**The `voip_carrier_sid` of a bring-your-own carrier that routes this number. When
+omitted, the account's or the system's default carrier is used.
+*/
 #[derive(
     ::serde::Serialize,
     Clone,
@@ -2412,7 +2353,6 @@ impl<'de> ::serde::Deserialize<'de> for ListBuiltinVoicesProvider {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Model {
     ///Free description.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     ///Model id to pass as `model` when creating a call.
     pub id: ::std::string::String,
@@ -2512,36 +2452,29 @@ pub struct PhoneNumber {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub account_id: ::std::option::Option<::std::string::String>,
     ///Name of that carrier.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub carrier_name: ::std::option::Option<::std::string::String>,
     ///When the number was added.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///The user who added the number, if added from the dashboard.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_by_user_id: ::std::option::Option<::std::string::String>,
     ///Why provisioning failed, when it did.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error_message: ::std::option::Option<::std::string::String>,
     ///The phone number's record id.
     pub id: ::std::string::String,
     ///Free label.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub label: ::std::option::Option<::std::string::String>,
     ///The number, E.164.
     pub number: ::std::string::String,
     ///The telephony provider's id for the number.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub phone_number_sid: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub source: ::std::option::Option<PhoneNumberSource>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<PhoneNumberStatus>,
     ///When the number was last changed.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///The bring-your-own carrier routing the number.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub voip_carrier_sid: ::std::option::Option<::std::string::String>,
 }
 impl PhoneNumber {
@@ -2709,8 +2642,8 @@ impl ::std::convert::TryFrom<::std::string::String> for PhoneNumberStatus {
         value.parse()
     }
 }
-/**RFC 7807 problem details. Extra members may appear (for example a `details` string) and
-are kept.
+/**RFC 7807 problem details. Members beyond these may appear; the SDK keeps the raw body, so
+they stay readable.
 */
 #[derive(
     ::serde::Deserialize,
@@ -2724,6 +2657,11 @@ pub struct Problem {
     ///Human-readable explanation of this occurrence.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub detail: ::std::option::Option<::std::string::String>,
+    /**More about the problem, free-form. The docs show it as a string (on the 402 of
+deleting a carrier); any JSON value is accepted.
+*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub details: ::std::option::Option<::serde_json::Value>,
     ///Field-level validation errors (400).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub errors: ::std::vec::Vec<ProblemFieldError>,
@@ -2783,7 +2721,7 @@ pub struct SipGateway {
     ///Whether the gateway sends calls to TopCalls.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inbound: ::std::option::Option<bool>,
-    ///Address of the gateway.
+    ///Address of the gateway, an IPv4 address or a hostname.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub ipv4: ::std::option::Option<::std::string::String>,
     ///Whether TopCalls sends calls through the gateway.
@@ -2801,21 +2739,109 @@ impl SipGateway {
 ///A SIP gateway to create.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct SipGatewayInput {
-    ///Whether the gateway sends calls to TopCalls.
+    ///Whether the gateway sends calls to TopCalls (then `ipv4` must be an IPv4 address).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inbound: ::std::option::Option<bool>,
-    ///IPv4 address of the gateway (hostnames are rejected for inbound gateways).
-    pub ipv4: ::std::net::Ipv4Addr,
+    /**Address of the gateway: an IPv4 address, or a hostname for a gateway that is not
+inbound. An inbound gateway (`inbound: true`) must be an IPv4 address; TopCalls
+rejects a hostname there with 400. The member keeps its documented name `ipv4`
+although it may hold a hostname (the docs' own example sends `sip.myprovider.com`).
+*/
+    pub ipv4: SipGatewayInputIpv4,
     ///Whether TopCalls sends calls through the gateway.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub outbound: ::std::option::Option<bool>,
-    ///SIP port (5060 when omitted).
-    #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 5060>")]
-    pub port: ::std::num::NonZeroU64,
+    ///SIP port (5060 when omitted; the default and the range are our decisions, see `info`).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub port: ::std::option::Option<::std::num::NonZeroU64>,
 }
 impl SipGatewayInput {
     pub fn builder() -> builder::SipGatewayInput {
         Default::default()
+    }
+}
+/**Address of the gateway: an IPv4 address, or a hostname for a gateway that is not
+inbound. An inbound gateway (`inbound: true`) must be an IPv4 address; TopCalls
+rejects a hostname there with 400. The member keeps its documented name `ipv4`
+although it may hold a hostname (the docs' own example sends `sip.myprovider.com`).
+*/
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct SipGatewayInputIpv4(::std::string::String);
+impl ::std::ops::Deref for SipGatewayInputIpv4 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<SipGatewayInputIpv4> for ::std::string::String {
+    fn from(value: SipGatewayInputIpv4) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for SipGatewayInputIpv4 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 253usize {
+            return Err("longer than 253 characters".into());
+        }
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for SipGatewayInputIpv4 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for SipGatewayInputIpv4 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SipGatewayInputIpv4 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
     }
 }
 ///Digest credentials the carrier uses on inbound calls (trunk type `auth`). Never echoed back.
@@ -3293,7 +3319,7 @@ impl ::std::convert::TryFrom<::std::string::String> for TranscriptSpeaker {
         value.parse()
     }
 }
-///How the SIP trunk authenticates (request): `static_ip` (default), `auth` (inbound digest auth) or `reg` (registration).
+///How the SIP trunk authenticates (request): `static_ip` (default, IP-based), `auth` (inbound credentials) or `reg` (SIP registration).
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -3357,18 +3383,14 @@ impl ::std::convert::TryFrom<::std::string::String> for TrunkType {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Voice {
     ///Accent, for example `american`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accent: ::std::option::Option<::std::string::String>,
     ///Free description.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     ///Voice gender, for example `female`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub gender: ::std::option::Option<::std::string::String>,
     ///Voice id to pass as `voice` when creating a call.
     pub id: ::std::string::String,
     ///Language, for example `en`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub language: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<VoiceMode>,
@@ -3376,7 +3398,6 @@ pub struct Voice {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     ///URL of an audio sample.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub preview_url: ::std::option::Option<::std::string::String>,
     ///Voice provider, for example `openai` or `elevenlabs`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3580,13 +3601,30 @@ impl ::std::convert::TryFrom<::std::string::String> for VoiceType {
         value.parse()
     }
 }
-/**Common shape of every webhook delivery: the event's object plus `event`, its name (see
-`WebhookEventName`). Decode `event` first, then the body as the matching event schema.
+/**Common shape of every webhook delivery: a JSON object, the event's object. The one
+payload TopCalls documents (`call.completed`) has no `event` member, so `event` is
+optional: when present it names the event (see `WebhookEventName`; account
+subscriptions may deliver `call.completed.<disposition>`), and the body is the matching
+event schema.
+
+Without `event`, topcalls-rs classifies the body from what it holds: a body with a
+string `call_id` whose call has finished (`status` `completed`, `failed` or `cancelled`,
+a final `call_status` (any listed value but `in-progress`), or an `end_at`) is
+`call.completed`, named `call.completed.<disposition>` when it carries a `disposition`
+of `[a-z0-9_]` characters. Any other body is kept as untyped JSON, never rejected.
 */
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Default,
+    schemars::JsonSchema
+)]
 pub struct WebhookEventEnvelope {
-    ///The event name, for example `call.completed`.
-    pub event: ::std::string::String,
+    ///The event name, for example `call.completed`, when the body carries it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub event: ::std::option::Option<::std::string::String>,
 }
 impl WebhookEventEnvelope {
     pub fn builder() -> builder::WebhookEventEnvelope {
@@ -3693,15 +3731,12 @@ pub struct WebhookSubscription {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///The API key that created the subscription.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created_by_api_key_id: ::std::option::Option<::std::string::String>,
     ///When the subscription was deleted; null while active.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///The subscribed event.
     pub event: ::std::string::String,
     ///Delivery filters, as sent.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub filters: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
@@ -4629,7 +4664,10 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         from_phone_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -4683,7 +4721,7 @@ pub mod builder {
                 duration: Ok(Default::default()),
                 end_at: Ok(Default::default()),
                 error_message: Ok(Default::default()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 from_phone_number: Ok(Default::default()),
                 is_conversion: Ok(Default::default()),
                 lead_id: Ok(Default::default()),
@@ -4835,7 +4873,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -5042,7 +5080,10 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         from_phone_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -5080,7 +5121,7 @@ pub mod builder {
                 duration: Ok(Default::default()),
                 end_at: Ok(Default::default()),
                 error_message: Ok(Default::default()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 from_phone_number: Ok(Default::default()),
                 lead_id: Ok(Default::default()),
                 metadata: Ok(Default::default()),
@@ -5181,7 +5222,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -5379,7 +5420,10 @@ pub mod builder {
             ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             ::std::string::String,
         >,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         from_phone_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -5409,7 +5453,7 @@ pub mod builder {
                 call_id: Err("no value supplied for call_id".to_string()),
                 campaign_id: Ok(Default::default()),
                 created_at: Ok(Default::default()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 from_phone_number: Ok(Default::default()),
                 lead_id: Ok(Default::default()),
                 metadata: Ok(Default::default()),
@@ -5459,7 +5503,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -5578,7 +5622,10 @@ pub mod builder {
             ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             ::std::string::String,
         >,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         from_phone_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -5613,7 +5660,7 @@ pub mod builder {
                 call_status: Ok(Default::default()),
                 campaign_id: Ok(Default::default()),
                 created_at: Ok(Default::default()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 from_phone_number: Ok(Default::default()),
                 lead_id: Ok(Default::default()),
                 metadata: Ok(Default::default()),
@@ -5678,7 +5725,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -5815,7 +5862,10 @@ pub mod builder {
             ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             ::std::string::String,
         >,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         from_phone_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -5854,7 +5904,7 @@ pub mod builder {
                 call_status: Ok(Default::default()),
                 campaign_id: Ok(Default::default()),
                 created_at: Ok(Default::default()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 from_phone_number: Ok(Default::default()),
                 lead_id: Ok(Default::default()),
                 metadata: Ok(Default::default()),
@@ -5920,7 +5970,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -6331,7 +6381,10 @@ pub mod builder {
     #[derive(Clone, Debug)]
     pub struct CampaignEvent {
         campaign_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         name: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -6353,7 +6406,7 @@ pub mod builder {
         fn default() -> Self {
             Self {
                 campaign_id: Err("no value supplied for campaign_id".to_string()),
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
                 name: Ok(Default::default()),
                 occurred_at: Ok(Default::default()),
                 stats: Ok(Default::default()),
@@ -6376,7 +6429,7 @@ pub mod builder {
         }
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -8191,6 +8244,10 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
+        details: ::std::result::Result<
+            ::std::option::Option<::serde_json::Value>,
+            ::std::string::String,
+        >,
         errors: ::std::result::Result<
             ::std::vec::Vec<super::ProblemFieldError>,
             ::std::string::String,
@@ -8213,6 +8270,7 @@ pub mod builder {
         fn default() -> Self {
             Self {
                 detail: Ok(Default::default()),
+                details: Ok(Default::default()),
                 errors: Ok(Default::default()),
                 instance: Ok(Default::default()),
                 status: Ok(Default::default()),
@@ -8230,6 +8288,18 @@ pub mod builder {
             self.detail = value
                 .try_into()
                 .map_err(|e| format!("error converting supplied value for detail: {e}"));
+            self
+        }
+        pub fn details<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.details = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for details: {e}")
+                });
             self
         }
         pub fn errors<T>(mut self, value: T) -> Self
@@ -8292,6 +8362,7 @@ pub mod builder {
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 detail: value.detail?,
+                details: value.details?,
                 errors: value.errors?,
                 instance: value.instance?,
                 status: value.status?,
@@ -8304,6 +8375,7 @@ pub mod builder {
         fn from(value: super::Problem) -> Self {
             Self {
                 detail: Ok(value.detail),
+                details: Ok(value.details),
                 errors: Ok(value.errors),
                 instance: Ok(value.instance),
                 status: Ok(value.status),
@@ -8492,12 +8564,15 @@ pub mod builder {
             ::std::option::Option<bool>,
             ::std::string::String,
         >,
-        ipv4: ::std::result::Result<::std::net::Ipv4Addr, ::std::string::String>,
+        ipv4: ::std::result::Result<super::SipGatewayInputIpv4, ::std::string::String>,
         outbound: ::std::result::Result<
             ::std::option::Option<bool>,
             ::std::string::String,
         >,
-        port: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+        port: ::std::result::Result<
+            ::std::option::Option<::std::num::NonZeroU64>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for SipGatewayInput {
         fn default() -> Self {
@@ -8505,9 +8580,7 @@ pub mod builder {
                 inbound: Ok(Default::default()),
                 ipv4: Err("no value supplied for ipv4".to_string()),
                 outbound: Ok(Default::default()),
-                port: Ok(
-                    super::defaults::default_nzu64::<::std::num::NonZeroU64, 5060>(),
-                ),
+                port: Ok(Default::default()),
             }
         }
     }
@@ -8526,7 +8599,7 @@ pub mod builder {
         }
         pub fn ipv4<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::net::Ipv4Addr>,
+            T: ::std::convert::TryInto<super::SipGatewayInputIpv4>,
             T::Error: ::std::fmt::Display,
         {
             self.ipv4 = value
@@ -8548,7 +8621,7 @@ pub mod builder {
         }
         pub fn port<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
             T::Error: ::std::fmt::Display,
         {
             self.port = value
@@ -9121,19 +9194,22 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct WebhookEventEnvelope {
-        event: ::std::result::Result<::std::string::String, ::std::string::String>,
+        event: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for WebhookEventEnvelope {
         fn default() -> Self {
             Self {
-                event: Err("no value supplied for event".to_string()),
+                event: Ok(Default::default()),
             }
         }
     }
     impl WebhookEventEnvelope {
         pub fn event<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::string::String>,
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.event = value
@@ -9329,16 +9405,6 @@ pub mod builder {
                 url: Ok(value.url),
             }
         }
-    }
-}
-/// Generation of default values for serde.
-pub mod defaults {
-    pub(super) fn default_nzu64<T, const V: u64>() -> T
-    where
-        T: ::std::convert::TryFrom<::std::num::NonZeroU64>,
-        <T as ::std::convert::TryFrom<::std::num::NonZeroU64>>::Error: ::std::fmt::Debug,
-    {
-        T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
     }
 }
 /// Error types.

@@ -20,6 +20,7 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     let raw = spec::load(spec_path)?;
     let received = spec::received_schemas(&raw);
     let secrets = spec::secret_properties(&raw);
+    let nullable = spec::nullable_members(&raw);
     let spec = spec::prepare_for_generator(&raw)?;
 
     let mut settings = progenitor::GenerationSettings::default();
@@ -38,7 +39,7 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
 
-    let split = postprocess::process(file, &received, &secrets)?;
+    let split = postprocess::process(file, &received, &secrets, &nullable)?;
     Ok(vec![
         Output {
             path: "topcalls-types/src/generated.rs",

@@ -16,6 +16,9 @@
 //!    property, and its generated builder, get a hand-written `Debug` that
 //!    shows `[redacted]` for it; the newtype holding such a value (e.g.
 //!    `SipRegistrationPassword`) shows `[redacted]` too.
+//! 5. Members the spec marks `nullable` serialize as `null` when `None`
+//!    instead of being left out: the shape the TopCalls docs show (and the
+//!    one the sandbox answers in). Decoding still accepts them absent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +36,7 @@ pub(crate) fn process(
     mut client: syn::File,
     received: &BTreeSet<String>,
     secrets: &BTreeMap<String, BTreeSet<String>>,
+    nullable: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Split, String> {
     let index = client
         .items
@@ -45,6 +49,7 @@ pub(crate) fn process(
     let (_, mut items) = types_mod.content.ok_or("`mod types` has no body")?;
     make_received_enums_lenient(&mut items, received)?;
     redact_secrets(&mut items, secrets)?;
+    serialize_nullable_as_null(&mut items, nullable)?;
     add_operation_impls(&mut client)?;
     client.items.insert(
         index,
@@ -414,6 +419,58 @@ fn remove_derive(attrs: &mut [syn::Attribute], name: &str) {
     }
 }
 
+/// Drops `skip_serializing_if` from every field whose property the spec marks
+/// `nullable`, so that `None` is sent as `null`. Serde still decodes an absent
+/// `Option` field as `None`.
+fn serialize_nullable_as_null(
+    items: &mut [Item],
+    nullable: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<(), String> {
+    for item in items.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Some(members) = nullable.get(&s.ident.to_string()) else {
+            continue;
+        };
+        let mut found = BTreeSet::new();
+        for field in &mut s.fields {
+            if field.ident.is_none() {
+                continue;
+            }
+            let name = property_name(field);
+            if !members.contains(&name) {
+                continue;
+            }
+            found.insert(name);
+            field.attrs.retain_mut(|attr| {
+                if !attr.path().is_ident("serde") {
+                    return true;
+                }
+                let Ok(args) = attr.parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+                ) else {
+                    return true;
+                };
+                let kept: Vec<syn::Meta> = args
+                    .into_iter()
+                    .filter(|meta| !meta.path().is_ident("skip_serializing_if"))
+                    .collect();
+                if kept.is_empty() {
+                    return false;
+                }
+                *attr = parse_quote!(#[serde(#(#kept),*)]);
+                true
+            });
+        }
+        if let Some(missing) = members.difference(&found).next() {
+            return Err(format!(
+                "`{}` has no field for its nullable property `{missing}`",
+                s.ident
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// For every struct and enum, the names of the types its fields mention.
 fn type_references(items: &[Item]) -> BTreeMap<String, BTreeSet<String>> {
     #[derive(Default)]
@@ -666,6 +723,41 @@ mod tests {
         let mut items = file.items;
         let error = redact_secrets(&mut items, &secrets(&[("Gone", &["password"])])).unwrap_err();
         assert!(error.contains("Gone"), "{error}");
+    }
+
+    #[test]
+    fn nullable_members_serialize_as_null_and_others_are_left_out_when_none() {
+        let mut items: Vec<Item> = vec![parse_quote! {
+            pub struct Thing {
+                #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+                pub label: ::std::option::Option<::std::string::String>,
+                #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+                pub type_: ::std::option::Option<::std::string::String>,
+                #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+                pub optional: ::std::option::Option<bool>,
+            }
+        }];
+        let nullable: BTreeMap<String, BTreeSet<String>> = [(
+            "Thing".to_string(),
+            ["label".to_string(), "type".to_string()].into(),
+        )]
+        .into();
+        serialize_nullable_as_null(&mut items, &nullable).unwrap();
+        let out = prettyplease::unparse(&syn::File {
+            shebang: None,
+            frontmatter: None,
+            attrs: Vec::new(),
+            items,
+        });
+        assert_eq!(out.matches("skip_serializing_if").count(), 1, "{out}");
+        assert!(out.contains("#[serde(rename = \"type\")]"), "{out}");
+        let optional = &out[out.find("pub type_").unwrap()..];
+        assert!(optional.contains("skip_serializing_if"), "{out}");
+
+        // A nullable property without its field is a generation error.
+        let mut items: Vec<Item> = vec![parse_quote! { pub struct Thing { pub other: bool } }];
+        let error = serialize_nullable_as_null(&mut items, &nullable).unwrap_err();
+        assert!(error.contains("`Thing`"), "{error}");
     }
 
     #[test]

@@ -15,16 +15,101 @@ pub(crate) fn load(path: &Path) -> Result<Value, String> {
 /// The one place where the spec is rewritten for progenitor; `openapi.yaml`
 /// itself stays truthful.
 ///
-/// Rewrite: `application/problem+json` becomes `application/json`.
-/// Progenitor treats any media type other than `application/json` as raw
-/// bytes, so error bodies would reach users undecoded. The server really
-/// sends `application/problem+json`; decoding ignores the response content
-/// type, so the rewrite only changes what the generated code decodes into
-/// (`Error<types::Problem>`), not what it accepts.
+/// 1. `application/problem+json` becomes `application/json`. Progenitor
+///    treats any media type other than `application/json` as raw bytes, so
+///    error bodies would reach users undecoded. The server really sends
+///    `application/problem+json`; decoding ignores the response content type,
+///    so the rewrite only changes what the generated code decodes into
+///    (`Error<types::Problem>`), not what it accepts.
+/// 2. Schemas lose their `default`s. A `default` says what the server does
+///    with an omitted member; typify would instead make the member mandatory
+///    and send the default on every request (a legacy-mode call would carry
+///    the realtime voice `alloy`). Without it the member stays optional and
+///    is sent only when the caller sets it.
+/// 3. Cursors lose their `format`. The calls cursor is documented as a
+///    timestamp, but the SDK passes every cursor back as it came (API.md
+///    B.4): an opaque string, never a parsed date that a server-side change
+///    of format would break.
 pub(crate) fn prepare_for_generator(spec: &Value) -> Result<openapiv3::OpenAPI, String> {
     let mut spec = spec.clone();
     rewrite_problem_media_type(&mut spec);
+    if let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            strip_defaults(schema);
+            if let Some(cursor) = schema.pointer_mut("/properties/next_cursor") {
+                remove_key(cursor, "format");
+            }
+        }
+    }
+    if let Some(parameters) = spec
+        .pointer_mut("/components/parameters")
+        .and_then(Value::as_object_mut)
+    {
+        for parameter in parameters.values_mut() {
+            if parameter.get("name").and_then(Value::as_str) == Some("cursor")
+                && let Some(schema) = parameter.get_mut("schema")
+            {
+                remove_key(schema, "format");
+            }
+        }
+    }
     serde_json::from_value(spec).map_err(|e| format!("openapi.yaml is not OpenAPI 3.0.x: {e}"))
+}
+
+fn remove_key(value: &mut Value, key: &str) {
+    if let Some(map) = value.as_object_mut() {
+        map.remove(key);
+    }
+}
+
+/// Removes `default` from `schema` and every schema nested in it (not from
+/// a property that happens to be named `default`).
+fn strip_defaults(schema: &mut Value) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    map.remove("default");
+    if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.values_mut().for_each(strip_defaults);
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(inner) = map.get_mut(key) {
+            strip_defaults(inner);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(Value::Array(list)) = map.get_mut(key) {
+            list.iter_mut().for_each(strip_defaults);
+        }
+    }
+}
+
+/// For every component schema, the names of its `nullable: true` properties.
+pub(crate) fn nullable_members(spec: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    let Some(schemas) = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
+        return out;
+    };
+    for (name, schema) in schemas {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        let nullable: BTreeSet<String> = properties
+            .iter()
+            .filter(|(_, p)| p.get("nullable") == Some(&Value::Bool(true)))
+            .map(|(property, _)| property.clone())
+            .collect();
+        if !nullable.is_empty() {
+            out.insert(name.clone(), nullable);
+        }
+    }
+    out
 }
 
 fn rewrite_problem_media_type(value: &mut Value) {
@@ -138,7 +223,75 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn spec(components: Value) -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": components,
+        })
+    }
+
+    #[test]
+    fn defaults_and_cursor_formats_are_not_given_to_the_generator() {
+        let raw = spec(json!({
+            "parameters": {
+                "CallsCursor": {"name": "cursor", "in": "query",
+                                "schema": {"type": "string", "format": "date-time"}},
+                "Since": {"name": "since", "in": "query",
+                          "schema": {"type": "string", "format": "date-time"}},
+            },
+            "schemas": {
+                "Mode": {"type": "string", "enum": ["a", "b"], "default": "a"},
+                "Request": {"type": "object", "properties": {
+                    "voice": {"type": "string", "default": "alloy"},
+                    "gateway": {"type": "object", "properties": {
+                        "port": {"type": "integer", "default": 5060}}},
+                    "default": {"type": "string", "description": "a member named default"},
+                }},
+                "Page": {"type": "object", "properties": {
+                    "next_cursor": {"type": "string", "format": "date-time", "nullable": true},
+                    "created_at": {"type": "string", "format": "date-time"},
+                }},
+            },
+        }));
+        let prepared = serde_json::to_value(prepare_for_generator(&raw).unwrap()).unwrap();
+        let schemas = &prepared["components"]["schemas"];
+        assert!(schemas["Mode"].get("default").is_none());
+        assert!(
+            schemas["Request"]["properties"]["voice"]
+                .get("default")
+                .is_none()
+        );
+        assert!(
+            schemas["Request"]["properties"]["gateway"]["properties"]["port"]
+                .get("default")
+                .is_none()
+        );
+        assert!(schemas["Request"]["properties"].get("default").is_some());
+        assert!(
+            schemas["Page"]["properties"]["next_cursor"]
+                .get("format")
+                .is_none()
+        );
+        assert_eq!(
+            schemas["Page"]["properties"]["created_at"]["format"],
+            "date-time"
+        );
+        let parameters = &prepared["components"]["parameters"];
+        assert!(parameters["CallsCursor"]["schema"].get("format").is_none());
+        assert_eq!(parameters["Since"]["schema"]["format"], "date-time");
+        // The document itself keeps what it says.
+        assert_eq!(raw["components"]["schemas"]["Mode"]["default"], "a");
+
+        let nullable = nullable_members(&raw);
+        assert_eq!(nullable.len(), 1);
+        assert!(nullable["Page"].contains("next_cursor"));
+    }
 
     #[test]
     fn password_properties_are_secrets_inline_or_by_reference() {

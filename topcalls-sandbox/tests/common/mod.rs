@@ -108,6 +108,12 @@ impl Api {
                 "{} {status} does not match the spec: {errors:?}\n{body}",
                 op.id
             );
+            let absent = self.spec.absent_nullable_members(schema, body);
+            assert!(
+                absent.is_empty(),
+                "{} {status} leaves out nullable members instead of sending null: {absent:?}\n{body}",
+                op.id
+            );
             assert_eq!(
                 headers["content-type"].to_str().unwrap(),
                 declared.media_type.as_deref().unwrap(),
@@ -149,4 +155,21 @@ pub async fn manual() -> Sandbox {
 
 pub fn call_body(to: &str) -> Value {
     json!({"phone_number": to, "task": "Confirm tomorrow's appointment with Sam.", "voice": "alloy"})
+}
+
+/// Runs curl as a person would (`-sS --fail-with-body`), expecting success,
+/// and reads the answer as JSON.
+pub async fn curl(args: Vec<String>) -> Value {
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body"])
+        .args(&args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()
 }
