@@ -238,7 +238,8 @@ impl World {
             })
             .collect();
         for event in events {
-            let outgoing = crate::webhooks::route(event, &account.subscriptions, &conversions, now);
+            let outgoing =
+                crate::webhooks::route(event, index, &account.subscriptions, &conversions, now);
             self.deliveries.extend(outgoing);
         }
     }

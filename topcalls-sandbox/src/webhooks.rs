@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{Map, Value};
-use topcalls_api::webhooks::{WebhookSecret, sign_headers};
+use topcalls_api::webhooks::sign_headers;
 use topcalls_types::{
     CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent, CallStartedEvent,
     WebhookSubscription,
@@ -34,6 +34,8 @@ pub(crate) struct Emitted {
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) id: String,
+    /// The account (index) whose secret signs it.
+    account: usize,
     pub(crate) url: String,
     pub(crate) event: String,
     pub(crate) body: Vec<u8>,
@@ -191,6 +193,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
 /// Deliveries for one event: the call's own webhook, then every matching subscription.
 pub(crate) fn route(
     event: Emitted,
+    account: usize,
     subscriptions: &[WebhookSubscription],
     conversions: &HashMap<String, Vec<String>>,
     now: DateTime<Utc>,
@@ -222,6 +225,7 @@ pub(crate) fn route(
         body.insert("event".into(), Value::String(event.to_string()));
         Outgoing {
             id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            account,
             url: url.to_string(),
             event: event.to_string(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
@@ -309,12 +313,9 @@ fn like(pattern: &str, text: &str) -> bool {
 /// Sends due deliveries until `stop`, and records each attempt.
 ///
 /// Each receiver gets its deliveries in order, one at a time; receivers are
-/// served side by side, so a slow or dead one holds up no other.
-pub(crate) async fn deliver(
-    app: Arc<App>,
-    secret: WebhookSecret,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// served side by side, so a slow or dead one holds up no other. Each
+/// delivery is signed with its account's secret.
+pub(crate) async fn deliver(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     // Only ever the URL given: no redirects followed, no proxy in between.
     let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -332,7 +333,7 @@ pub(crate) async fn deliver(
             _ = stop.changed() => return,
         }
         let now = app.clock.now();
-        let mut due: BTreeMap<String, Vec<(usize, String, Vec<u8>)>> = BTreeMap::new();
+        let mut due: BTreeMap<String, Vec<Due>> = BTreeMap::new();
         {
             let mut world = app.world();
             let busy: HashSet<String> = world
@@ -349,39 +350,46 @@ pub(crate) async fn deliver(
                     && !busy.contains(&d.url)
                 {
                     d.in_flight = true;
-                    due.entry(d.url.clone()).or_default().push((
+                    due.entry(d.url.clone()).or_default().push(Due {
                         index,
-                        d.id.clone(),
-                        d.body.clone(),
-                    ));
+                        account: d.account,
+                        id: d.id.clone(),
+                        body: d.body.clone(),
+                    });
                 }
             }
         }
         for (url, batch) in due {
-            tokio::spawn(send_in_order(
-                app.clone(),
-                http.clone(),
-                secret.clone(),
-                url,
-                batch,
-            ));
+            tokio::spawn(send_in_order(app.clone(), http.clone(), url, batch));
         }
     }
 }
 
+/// A delivery due for an attempt.
+struct Due {
+    /// Its index in `World::deliveries`.
+    index: usize,
+    account: usize,
+    id: String,
+    body: Vec<u8>,
+}
+
 /// One attempt for each of `batch` (deliveries to `url`), in order.
-async fn send_in_order(
-    app: Arc<App>,
-    http: reqwest::Client,
-    secret: WebhookSecret,
-    url: String,
-    batch: Vec<(usize, String, Vec<u8>)>,
-) {
-    for (index, id, body) in batch {
+async fn send_in_order(app: Arc<App>, http: reqwest::Client, url: String, batch: Vec<Due>) {
+    for Due {
+        index,
+        account,
+        id,
+        body,
+    } in batch
+    {
         // Wall-clock time, not sandbox time: receivers check it against their own
         // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
         let timestamp = Utc::now().timestamp();
-        let headers = sign_headers(&secret, &id, timestamp, &body);
+        let Some(secret) = app.webhook_secrets.get(account) else {
+            continue;
+        };
+        let headers = sign_headers(secret, &id, timestamp, &body);
         let status = http
             .post(&url)
             .headers(headers)
