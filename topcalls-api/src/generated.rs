@@ -17,6 +17,19 @@ Bodies are JSON; errors are RFC 7807 Problem documents (`application/problem+jso
 are RFC 3339 UTC; durations are decimal minutes. Every response carries `X-Request-Id`, and a
 Problem's `instance` holds the same id.
 
+Scopes: each operation names the API key scope it needs (`calls:read`, `calls:write`,
+`campaigns:read`, `campaigns:write`, `phone_numbers:read`, `phone_numbers:write`) in its
+description and in the `x-required-scope` extension; `null` there means any valid key.
+
+A request is checked in this order, and the first check that fails answers: the key (401,
+with a `WWW-Authenticate: Bearer` challenge), its scope (403), the rate limit (429), then the
+request body of an operation that takes one: 415 unless its `Content-Type` is
+`application/json` (a `charset` parameter, if any, must be `utf-8`), then the
+`Idempotency-Key` (400 when malformed, replay or 409), then 400 unless the body is exactly
+one JSON object (nothing may follow it) that matches the schema. No request member is
+nullable: `null` is refused with a field error (omit an optional member instead); only the
+free-form objects (`request_data`, `filters`) may hold `null` values.
+
 This document is the single source of truth of the topcalls-rs SDK. Request schemas are strict
 (patterns, lengths, ranges, enums describe what a client must send); response schemas are
 lenient (no patterns, lengths or uuid formats; unknown fields and enum values may appear; ids
@@ -32,6 +45,13 @@ Decisions of this document beyond the published documentation and the project's 
   `https://api.topcalls.ai/errors/<code>` form but are our naming.
 - stop/cancel/start/pause also declare 400 (a malformed `Idempotency-Key` header), and every
   POST success response (not only 201) declares `Idempotent-Replayed`.
+- Operations with a request body declare 415; 401 declares `WWW-Authenticate`.
+- Scopes (`x-required-scope`): the catalog (models, voices) needs none, and
+  create_webhook_subscription needs `calls:write`; the docs name no scope for either.
+- Request rules that span members are stated where OpenAPI 3.0 can: exactly one of `task` /
+  `instructions` (`oneOf`), `registration` with trunk type `reg` and `inbound_auth` with
+  `auth` (`anyOf`). The SDK's code generator drops these combinators (they would turn the
+  request types into enums); the SDK checks the same rules by hand.
 - `StopCallResponse.status` reuses `CallGatewayStatus`.
 - Voice `gender` and `provider`, call `background_audio`, `background_audio_gain` and
   `disposition` are free strings (their value sets are not published).
@@ -164,6 +184,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 - `body`: The call to place.
 ```ignore
 let response = client.create_call()
@@ -208,6 +234,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.cancel_call()
     .call_id(call_id)
@@ -233,6 +265,12 @@ again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are 
 the account. The same key with a different body answers 409 `idempotency_key_reused`; a
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
+
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
 
 ```ignore
 let response = client.stop_call()
@@ -298,6 +336,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.pause_campaign()
     .campaign_id(campaign_id)
@@ -324,6 +368,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.start_campaign()
     .campaign_id(campaign_id)
@@ -337,7 +387,8 @@ let response = client.start_campaign()
     /**List models
 
 Lists the models a call can use. Availability changes over time; models with
-`supports_temperature: false` ignore `temperature`. Not paginated.
+`supports_temperature: false` ignore `temperature`. Not paginated. Required scope: none
+(any valid key).
 
 
 Sends a `GET` request to `/v1/models`
@@ -388,6 +439,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 - `body`: The number to add.
 ```ignore
 let response = client.create_phone_number()
@@ -431,6 +488,12 @@ again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are 
 the account. The same key with a different body answers 409 `idempotency_key_reused`; a
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
+
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
 
 - `body`: The carrier to add.
 ```ignore
@@ -501,6 +564,8 @@ let response = client.delete_phone_number()
     /**List the account's voices
 
 Lists every voice the account can use, built-in, custom and cloned. Not paginated.
+Required scope: none (any valid key).
+
 
 Sends a `GET` request to `/v1/voices`
 
@@ -514,7 +579,9 @@ let response = client.list_voices()
     }
     /**List built-in voices
 
-Lists the built-in voices, optionally filtered. Not paginated.
+Lists the built-in voices, optionally filtered. Not paginated. Required scope: none (any
+valid key).
+
 
 Sends a `GET` request to `/v1/voices/builtin`
 
@@ -541,7 +608,9 @@ Subscribes `url` to an account-wide event. v1 delivers `call.completed` and
 `call.completed.<disposition>`. `filters` keys are payload fields; a value is an exact
 match, an array (any of), or a SQL LIKE pattern such as `"+1555%"`; `is_conversion`
 matches "disposition is one of the campaign's conversion_outcomes". Deliveries are signed
-like per-call webhooks (see the callbacks).
+like per-call webhooks (see the callbacks). Required scope: `calls:write` (our decision,
+as the documented scopes name none for webhooks: a subscription sends call events,
+transcripts included, to any URL, which is as much a write on calls as placing one).
 
 
 Sends a `POST` request to `/v1/webhooks`
@@ -552,6 +621,12 @@ again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are 
 the account. The same key with a different body answers 409 `idempotency_key_reused`; a
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
+
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
 
 - `body`: The subscription to create.
 ```ignore
@@ -870,6 +945,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -1930,6 +2012,13 @@ pub mod builder {
                         ),
                     )
                 }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -2113,6 +2202,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -2696,6 +2792,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

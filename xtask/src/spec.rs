@@ -21,10 +21,69 @@ pub(crate) fn load(path: &Path) -> Result<Value, String> {
 /// sends `application/problem+json`; decoding ignores the response content
 /// type, so the rewrite only changes what the generated code decodes into
 /// (`Error<types::Problem>`), not what it accepts.
+///
+/// Rewrite: presence rules are dropped. A `oneOf` or `anyOf` on an object
+/// schema whose branches only say which of the object's own properties are
+/// required (and which enum values one of them takes) states a rule across
+/// members, such as "exactly one of `task` and `instructions`". Progenitor
+/// would turn the object into an enum with one struct per branch; the
+/// request types stay structs, and the SDK checks those rules by hand
+/// (topcalls-api `validate.rs`), as the server does.
 pub(crate) fn prepare_for_generator(spec: &Value) -> Result<openapiv3::OpenAPI, String> {
     let mut spec = spec.clone();
     rewrite_problem_media_type(&mut spec);
+    drop_presence_rules(&mut spec);
     serde_json::from_value(spec).map_err(|e| format!("openapi.yaml is not OpenAPI 3.0.x: {e}"))
+}
+
+fn drop_presence_rules(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for combinator in ["oneOf", "anyOf"] {
+                let properties = map.get("properties").and_then(Value::as_object);
+                let is_presence_rule = match (properties, map.get(combinator)) {
+                    (Some(properties), Some(Value::Array(branches))) => branches
+                        .iter()
+                        .all(|branch| is_presence_branch(branch, properties)),
+                    _ => false,
+                };
+                if is_presence_rule {
+                    map.remove(combinator);
+                }
+            }
+            map.values_mut().for_each(drop_presence_rules);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_presence_rules),
+        _ => {}
+    }
+}
+
+/// A branch that names only properties the object declares: which are
+/// required, and enum values they take.
+fn is_presence_branch(branch: &Value, declared: &serde_json::Map<String, Value>) -> bool {
+    let Some(branch) = branch.as_object() else {
+        return false;
+    };
+    let names_declared = |names: &Value| {
+        names.as_array().is_some_and(|names| {
+            names
+                .iter()
+                .all(|name| name.as_str().is_some_and(|n| declared.contains_key(n)))
+        })
+    };
+    branch.iter().all(|(key, inner)| match key.as_str() {
+        "title" | "description" => true,
+        "required" => names_declared(inner),
+        "properties" => inner.as_object().is_some_and(|properties| {
+            properties.iter().all(|(name, schema)| {
+                declared.contains_key(name)
+                    && schema
+                        .as_object()
+                        .is_some_and(|s| s.keys().all(|k| k == "enum" || k == "description"))
+            })
+        }),
+        _ => false,
+    })
 }
 
 fn rewrite_problem_media_type(value: &mut Value) {
