@@ -203,7 +203,7 @@ let response = client.create_call()
     }
     /**Get a call
 
-Returns one call with its outcome, transcript, recording and summary. Required scope `calls:read`.
+Returns one call with its outcome, transcript, recording and summary. Required scope: `calls:read`.
 
 Sends a `GET` request to `/v1/calls/{call_id}`
 
@@ -305,7 +305,7 @@ let response = client.list_campaigns()
     }
     /**Get a campaign
 
-Returns one campaign with its details and stats (calls completed, connection rates). Required scope `campaigns:read`.
+Returns one campaign with its details and stats (calls completed, connection rates). Required scope: `campaigns:read`.
 
 Sends a `GET` request to `/v1/campaigns/{campaign_id}`
 
@@ -527,7 +527,7 @@ let response = client.delete_carrier()
     }
     /**Get a phone number
 
-Returns one phone number. A deleted number answers 404. Required scope `phone_numbers:read`.
+Returns one phone number. A deleted number answers 404. Required scope: `phone_numbers:read`.
 
 Sends a `GET` request to `/v1/phone-numbers/{phone_number_id}`
 
