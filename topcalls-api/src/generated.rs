@@ -52,6 +52,9 @@ Decisions of this document beyond the published documentation and the project's 
   `instructions` (`oneOf`), `registration` with trunk type `reg` and `inbound_auth` with
   `auth` (`anyOf`). The SDK's code generator drops these combinators (they would turn the
   request types into enums); the SDK checks the same rules by hand.
+- Links on success responses name the data flows between operations: an id from a create or
+  a list into the operations on that resource, `next_cursor` into `cursor`, a carrier's
+  `voip_carrier_sid` into create_phone_number, a model, a voice or a number into create_call.
 - `StopCallResponse.status` reuses `CallGatewayStatus`.
 - Voice `gender` and `provider`, call `background_audio`, `background_audio_gain` and
   `disposition` are free strings (their value sets are not published).
