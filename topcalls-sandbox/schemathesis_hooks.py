@@ -24,12 +24,13 @@
 4. A tally of every answer by operation, generation mode and status (only
    requests made with the first account's key: the checks' own requests
    without a key, with a wrong one or as the second account are counted
-   apart), and of the stateful links followed (a value one answer gave, used in the
-   next request), written as JSON to $TOPCALLS_ST_TALLY when schemathesis
-   exits, for the script's report. Links are counted where schemathesis
-   records them for its own "API Links: N covered" line (its scenario
-   recorder), so both agree; that recorder is internal to the pinned
-   version, and without it the script finds no link covered and fails.
+   apart), and of the stateful links followed (a value one answer gave,
+   used in the next request), written as JSON to $TOPCALLS_ST_TALLY when
+   schemathesis exits, for the script's report. Links are counted where
+   schemathesis records them for its own "API Links: N covered" line (its
+   scenario recorder), so both agree; that recorder is internal to the
+   pinned version, and without it the script finds no link covered and
+   fails.
 
 Cases made negative through a header (a malformed key, a missing
 `Authorization`) are never edited: editing their headers makes schemathesis

@@ -159,3 +159,69 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn presence_rules_are_dropped_and_other_combinators_kept() {
+        let mut spec = json!({
+            "CreateCallRequest": {
+                "type": "object",
+                "properties": {"task": {"type": "string"}, "instructions": {"type": "string"}},
+                "oneOf": [
+                    {"title": "Simple", "required": ["task"]},
+                    {"required": ["instructions"]},
+                ],
+            },
+            "CreateCarrierRequest": {
+                "type": "object",
+                "properties": {"trunk_type": {"type": "string"}, "registration": {"type": "object"}},
+                "anyOf": [
+                    {"properties": {"trunk_type": {"enum": ["static_ip"]}}},
+                    {"required": ["trunk_type", "registration"], "properties": {"trunk_type": {"enum": ["reg"]}}},
+                ],
+            },
+            // A branch naming a member the object does not declare is a real alternative.
+            "Undeclared": {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+            },
+            // So is a branch that constrains a member beyond its values.
+            "Typed": {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "anyOf": [{"properties": {"a": {"minLength": 3}}}],
+            },
+            // And a union of schemas, the common use of `oneOf`.
+            "Union": {"oneOf": [{"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}]},
+        });
+        drop_presence_rules(&mut spec);
+        assert!(spec["CreateCallRequest"].get("oneOf").is_none());
+        assert!(spec["CreateCarrierRequest"].get("anyOf").is_none());
+        assert!(spec["Undeclared"].get("oneOf").is_some());
+        assert!(spec["Typed"].get("anyOf").is_some());
+        assert!(spec["Union"].get("oneOf").is_some());
+        assert_eq!(
+            spec["CreateCallRequest"]["properties"]["task"],
+            json!({"type": "string"})
+        );
+    }
+
+    #[test]
+    fn the_spec_states_its_presence_rules_and_the_generator_never_sees_them() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        let raw = load(&path).unwrap();
+        let schemas = &raw["components"]["schemas"];
+        assert!(schemas["CreateCallRequest"].get("oneOf").is_some());
+        assert!(schemas["CreateCarrierRequest"].get("anyOf").is_some());
+        let prepared = serde_json::to_value(prepare_for_generator(&raw).unwrap()).unwrap();
+        let schemas = &prepared["components"]["schemas"];
+        assert!(schemas["CreateCallRequest"].get("oneOf").is_none());
+        assert!(schemas["CreateCarrierRequest"].get("anyOf").is_none());
+    }
+}
