@@ -28,6 +28,8 @@ pub struct Operation {
     pub path: String,
     /// The JSON request body's schema, when the operation takes one.
     pub request_schema: Option<Value>,
+    /// Every example of the request body (`example` and each of `examples`).
+    pub request_examples: Vec<Value>,
     /// Declared responses, in spec order.
     pub responses: Vec<Response>,
 }
@@ -81,6 +83,15 @@ impl Spec {
     }
 
     /// Every operation, in path order.
+    /// Every example of a media type object: `example` and each of `examples`.
+    fn examples(&self, media: &Value) -> Vec<Value> {
+        let mut examples: Vec<Value> = media.get("example").cloned().into_iter().collect();
+        if let Some(named) = media.get("examples").and_then(Value::as_object) {
+            examples.extend(named.values().map(|e| self.resolve(e)["value"].clone()));
+        }
+        examples
+    }
+
     pub fn operations(&self) -> Vec<Operation> {
         let mut out = Vec::new();
         let paths = self.doc["paths"].as_object().expect("paths");
@@ -89,11 +100,12 @@ impl Spec {
                 if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                     continue;
                 }
-                let request_schema = op
+                let request_media = op
                     .get("requestBody")
                     .map(|body| self.resolve(body))
-                    .and_then(|body| body.pointer("/content/application~1json/schema"))
-                    .cloned();
+                    .and_then(|body| body.pointer("/content/application~1json"));
+                let request_schema = request_media.and_then(|m| m.get("schema")).cloned();
+                let request_examples = request_media.map(|m| self.examples(m)).unwrap_or_default();
                 let mut responses = Vec::new();
                 for (status, response) in op["responses"].as_object().expect("responses") {
                     let response = self.resolve(response);
@@ -107,15 +119,7 @@ impl Spec {
                         match response.get("content").and_then(Value::as_object) {
                             Some(content) => {
                                 let (media, body) = content.iter().next().expect("one media type");
-                                let mut examples: Vec<Value> =
-                                    body.get("example").cloned().into_iter().collect();
-                                if let Some(named) = body.get("examples").and_then(Value::as_object)
-                                {
-                                    for example in named.values() {
-                                        let example = self.resolve(example);
-                                        examples.push(example["value"].clone());
-                                    }
-                                }
+                                let examples = self.examples(body);
                                 (Some(media.clone()), body.get("schema").cloned(), examples)
                             }
                             None => (None, None, Vec::new()),
@@ -133,6 +137,7 @@ impl Spec {
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),
                     request_schema,
+                    request_examples,
                     responses,
                 });
             }

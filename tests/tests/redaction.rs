@@ -31,25 +31,22 @@ fn assert_hidden(what: &str, text: &str) {
 
 /// The example body of every operation that takes one, by schema name.
 fn request_examples() -> Vec<(String, Value)> {
-    let spec = Spec::load();
     let mut examples = Vec::new();
-    for item in spec.doc()["paths"].as_object().unwrap().values() {
-        for operation in item.as_object().unwrap().values() {
-            let Some(media) = operation.pointer("/requestBody/content/application~1json") else {
-                continue;
-            };
-            let name = media["schema"]["$ref"]
-                .as_str()
-                .and_then(|r| r.rsplit('/').next())
-                .unwrap()
-                .to_string();
-            // `example`, or each of `examples`.
-            let bodies = match media.get("examples").and_then(Value::as_object) {
-                Some(named) => named.values().map(|e| e["value"].clone()).collect(),
-                None => vec![media["example"].clone()],
-            };
-            examples.extend(bodies.into_iter().map(|body| (name.clone(), body)));
-        }
+    for operation in Spec::load().operations() {
+        let Some(schema) = &operation.request_schema else {
+            continue;
+        };
+        let name = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .unwrap()
+            .to_string();
+        examples.extend(
+            operation
+                .request_examples
+                .into_iter()
+                .map(|body| (name.clone(), body)),
+        );
     }
     examples
 }

@@ -16,6 +16,19 @@ Authentication: send `Authorization: Bearer <key>` (keys look like `tc_live_…`
 Bodies are JSON; errors are RFC 7807 Problem documents. Timestamps are RFC 3339 UTC; durations
 are decimal minutes.
 
+Scopes: each operation names the API key scope it needs (`calls:read`, `calls:write`,
+`campaigns:read`, `campaigns:write`, `phone_numbers:read`, `phone_numbers:write`) in its
+description and in the `x-required-scope` extension; `null` there means any valid key.
+
+A request is checked in this order, and the first check that fails answers: the key (401,
+with a `WWW-Authenticate: Bearer` challenge), its scope (403), the rate limit (429), then the
+request body of an operation that takes one: 415 unless its `Content-Type` is
+`application/json` (a `charset` parameter, if any, must be `utf-8`), then the
+`Idempotency-Key` (400 when malformed, replay or 409), then 400 unless the body is exactly
+one JSON object (nothing may follow it) that matches the schema. No request member is
+nullable: `null` is refused with a field error (omit an optional member instead); only the
+free-form objects (`request_data`, `filters`) may hold `null` values.
+
 Decisions of this description beyond the published TopCalls documentation:
 - Success codes per operation: `POST /v1/calls`, `/v1/phone-numbers`,
   `/v1/phone-numbers/carriers` and `/v1/webhooks` answer 201; stop, cancel, start and pause
@@ -45,6 +58,16 @@ Decisions of this description beyond the published TopCalls documentation:
   `call.completed` beyond the docs' example payload are our reading. The docs' payload
   carries no `event` member, so no payload schema requires one; a body that has one names
   its event.
+- Operations with a request body declare 415; 401 declares `WWW-Authenticate`.
+- Scopes (`x-required-scope`): the catalog (models, voices) needs none, and
+  create_webhook_subscription needs `calls:write`; the docs name no scope for either.
+- Request rules that span members are stated where OpenAPI 3.0 can: exactly one of `task` /
+  `instructions` (`oneOf`), `registration` with trunk type `reg` and `inbound_auth` with
+  `auth` (`anyOf`). The SDK's code generator drops these combinators (they would turn the
+  request types into enums); the SDK checks the same rules by hand.
+- Links on success responses name the data flows between operations: an id from a create or
+  a list into the operations on that resource, `next_cursor` into `cursor`, a carrier's
+  `voip_carrier_sid` into create_phone_number, a model, a voice or a number into create_call.
 
 
 Version: 1.0.0*/
@@ -175,6 +198,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 - `body`: The call to place.
 ```ignore
 let response = client.create_call()
@@ -188,7 +217,7 @@ let response = client.create_call()
     }
     /**Get a call
 
-Returns one call with its outcome, transcript, recording and summary. Required scope `calls:read`.
+Returns one call with its outcome, transcript, recording and summary. Required scope: `calls:read`.
 
 Sends a `GET` request to `/v1/calls/{call_id}`
 
@@ -219,6 +248,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.cancel_call()
     .call_id(call_id)
@@ -244,6 +279,12 @@ again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are 
 the account. The same key with a different body answers 409 `idempotency_key_reused`; a
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
+
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
 
 ```ignore
 let response = client.stop_call()
@@ -278,7 +319,7 @@ let response = client.list_campaigns()
     }
     /**Get a campaign
 
-Returns one campaign with its details and stats (calls completed, connection rates). Required scope `campaigns:read`.
+Returns one campaign with its details and stats (calls completed, connection rates). Required scope: `campaigns:read`.
 
 Sends a `GET` request to `/v1/campaigns/{campaign_id}`
 
@@ -309,6 +350,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.pause_campaign()
     .campaign_id(campaign_id)
@@ -335,6 +382,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 ```ignore
 let response = client.start_campaign()
     .campaign_id(campaign_id)
@@ -348,7 +401,8 @@ let response = client.start_campaign()
     /**List models
 
 Lists the models a call can use. Availability changes over time; models with
-`supports_temperature: false` ignore `temperature`. Not paginated.
+`supports_temperature: false` ignore `temperature`. Not paginated. Required scope: none
+(any valid key).
 
 
 Sends a `GET` request to `/v1/models`
@@ -399,6 +453,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 - `body`: The number to add.
 ```ignore
 let response = client.create_phone_number()
@@ -444,6 +504,12 @@ the account. The same key with a different body answers 409 `idempotency_key_reu
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
 
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
+
 - `body`: The carrier to add.
 ```ignore
 let response = client.create_carrier()
@@ -477,7 +543,7 @@ let response = client.delete_carrier()
     }
     /**Get a phone number
 
-Returns one phone number. A deleted number answers 404. Required scope `phone_numbers:read`.
+Returns one phone number. A deleted number answers 404. Required scope: `phone_numbers:read`.
 
 Sends a `GET` request to `/v1/phone-numbers/{phone_number_id}`
 
@@ -514,6 +580,8 @@ let response = client.delete_phone_number()
     /**List the account's voices
 
 Lists every voice the account can use, built-in, custom and cloned. Not paginated.
+Required scope: none (any valid key).
+
 
 Sends a `GET` request to `/v1/voices`
 
@@ -527,7 +595,9 @@ let response = client.list_voices()
     }
     /**List built-in voices
 
-Lists the built-in voices, optionally filtered. Not paginated.
+Lists the built-in voices, optionally filtered. Not paginated. Required scope: none (any
+valid key).
+
 
 Sends a `GET` request to `/v1/voices/builtin`
 
@@ -554,7 +624,9 @@ Subscribes `url` to an account-wide event. v1 delivers `call.completed` and
 `call.completed.<disposition>`. `filters` keys are payload fields; a value is an exact
 match, an array (any of), or a SQL LIKE pattern such as `"+1555%"`; `is_conversion`
 matches "disposition is one of the campaign's conversion_outcomes". Deliveries are signed
-like per-call webhooks (see the callbacks).
+like per-call webhooks (see the callbacks). Required scope: `calls:write` (our decision,
+as the documented scopes name none for webhooks: a subscription sends call events,
+transcripts included, to any URL, which is as much a write on calls as placing one).
 
 
 Sends a `POST` request to `/v1/webhooks`
@@ -565,6 +637,12 @@ again (with `Idempotent-Replayed: true`) to a retry with the same key; keys are 
 the account. The same key with a different body answers 409 `idempotency_key_reused`; a
 retry while the first request is still processing answers 409 `idempotency_key_in_use`
 (safe to retry later).
+
+Authorization comes first: every request, a retry included, is authenticated (401) and
+its key's scope checked (403) before the `Idempotency-Key` is looked up, so a response is
+only replayed to keys of the same account that may run the operation. A request refused
+before it ran (401, 403, 415, 429) or one that took no effect (400, 5xx) stores nothing:
+a corrected request may use the same key.
 
 - `body`: The subscription to create.
 ```ignore
@@ -883,6 +961,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -1943,6 +2028,13 @@ pub mod builder {
                         ),
                     )
                 }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -2126,6 +2218,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -2716,6 +2815,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -22,6 +22,41 @@ use crate::state::{self, Scope, is_dialable};
 
 type Answer = Result<Response, ApiProblem>;
 
+/// What the gates in front of an operation check before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rules {
+    /// The scope the key needs (the spec's `x-required-scope`).
+    pub(crate) scope: Scope,
+    /// The operation reads a JSON request body (`Content-Type` is checked).
+    pub(crate) json_body: bool,
+}
+
+/// The rules of each operation, by method and route template; `None` for a
+/// method the route does not serve.
+pub(crate) fn rules(method: &Method, route: &str) -> Option<Rules> {
+    use Scope::*;
+    let (scope, json_body) = match (method.as_str(), route) {
+        ("GET", "/v1/calls" | "/v1/calls/{call_id}" | "/v1/balance") => (CallsRead, false),
+        ("POST", "/v1/calls") => (CallsWrite, true),
+        ("POST", "/v1/calls/{call_id}/stop" | "/v1/calls/{call_id}/cancel") => (CallsWrite, false),
+        ("GET", "/v1/campaigns" | "/v1/campaigns/{campaign_id}") => (CampaignsRead, false),
+        ("POST", "/v1/campaigns/{campaign_id}/start" | "/v1/campaigns/{campaign_id}/pause") => {
+            (CampaignsWrite, false)
+        }
+        ("GET", "/v1/phone-numbers" | "/v1/phone-numbers/{phone_number_id}")
+        | ("GET", "/v1/phone-numbers/carriers") => (NumbersRead, false),
+        ("POST", "/v1/phone-numbers" | "/v1/phone-numbers/carriers") => (NumbersWrite, true),
+        ("DELETE", "/v1/phone-numbers/{phone_number_id}")
+        | ("DELETE", "/v1/phone-numbers/carriers/{carrier_id}") => (NumbersWrite, false),
+        ("GET", "/v1/models" | "/v1/voices/builtin" | "/v1/voices") => (Any, false),
+        // Subscriptions deliver call events (transcripts included) to any URL: as
+        // much a write on calls as placing one.
+        ("POST", "/v1/webhooks") => (CallsWrite, true),
+        _ => return None,
+    };
+    Some(Rules { scope, json_body })
+}
+
 pub(crate) fn router(app: Arc<App>) -> axum::Router {
     let v1 = axum::Router::new()
         .route("/v1/calls", get(list_calls).post(create_call))
@@ -52,10 +87,12 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/v1/webhooks", post(create_subscription))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(server::MAX_BODY))
+        // The gates, innermost first (see `server`): they run bottom to top.
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             server::idempotency,
         ))
+        .layer(axum::middleware::from_fn(server::request_body))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             server::faults,
@@ -67,6 +104,10 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .merge(v1)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            server::buffer_body,
+        ))
         .layer(axum::middleware::from_fn(server::request_id))
         .with_state(app)
 }
@@ -121,14 +162,46 @@ fn ok<T: serde::Serialize>(status: StatusCode, body: &T) -> Answer {
     Ok((status, Json(body)).into_response())
 }
 
-/// A JSON body as the generated request type; errors name the field.
-fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiProblem> {
+/// A JSON body as the generated request type `T`; errors name the field.
+///
+/// The body must be exactly one JSON object: anything after it (garbage, a
+/// second object) is a 400. No member the request types declare is
+/// nullable, so `null` is refused wherever `shape` names a member — serde
+/// alone would read it as "absent" for an optional one.
+fn parse<T: DeserializeOwned>(bytes: &Bytes, shape: &[Members]) -> Result<T, ApiProblem> {
     if bytes.is_empty() {
         return Err(ApiProblem::field("body", "a JSON body is required"));
     }
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    // `from_slice` reads to the end: trailing characters are an error.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiProblem::field("body", format!("not one JSON value: {e}")))?;
+    if !value.is_object() {
         return Err(ApiProblem::field("body", "must be a JSON object"));
     }
+    for members in shape {
+        let object = if members.at.is_empty() {
+            Some(&value)
+        } else {
+            value.get(members.at)
+        };
+        if let Some(serde_json::Value::Object(object)) = object {
+            for name in members.names {
+                if object.get(*name).is_some_and(serde_json::Value::is_null) {
+                    let path = if members.at.is_empty() {
+                        (*name).to_string()
+                    } else {
+                        format!("{}.{name}", members.at)
+                    };
+                    return Err(ApiProblem::field(
+                        path,
+                        "must not be null: omit the member instead",
+                    ));
+                }
+            }
+        }
+    }
+    // Typed from the bytes, not from `value`: a duplicated member is an error
+    // here, while building a `Value` silently keeps the last one.
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let mut path = e.path().to_string();
@@ -151,6 +224,60 @@ fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiProblem> {
         };
         ApiProblem::field(path, message)
     })
+}
+
+/// The members a request type declares, and where its object sits in the
+/// body (`""` for the body itself, `sip_gateway` for a nested object).
+struct Members {
+    at: &'static str,
+    names: &'static [&'static str],
+}
+
+impl Members {
+    /// The members `T` declares, read from its derived `Deserialize`.
+    fn of<T: DeserializeOwned>(at: &'static str) -> Self {
+        Self {
+            at,
+            names: declared_members::<T>(),
+        }
+    }
+}
+
+/// The member names a derived `Deserialize` of a struct asks for: serde
+/// passes them to `deserialize_struct`, where a probe keeps them.
+fn declared_members<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only structs are probed"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probed"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    // The probe always answers with an error, once it has the names.
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// Query parameters; unknown ones are ignored, bad values are a 400.
@@ -265,7 +392,6 @@ async fn list_calls(
     Extension(caller): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    caller.require(Scope::CallsRead)?;
     let query = Query::parse(raw);
     let status = match query.get("status") {
         None => None,
@@ -307,8 +433,7 @@ async fn create_call(
     Extension(caller): Extension<Caller>,
     RawBody(body): RawBody,
 ) -> Answer {
-    caller.require(Scope::CallsWrite)?;
-    let request: CreateCallRequest = parse(&body)?;
+    let request: CreateCallRequest = parse(&body, &[Members::of::<CreateCallRequest>("")])?;
     let task = match (&request.task, &request.instructions) {
         (Some(task), None) => task.to_string(),
         (None, Some(instructions)) => instructions.to_string(),
@@ -447,7 +572,6 @@ async fn get_call(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::CallsRead)?;
     let mut world = app.world();
     let call = find_call(&mut world, &caller, &id)?.call.clone();
     ok(StatusCode::OK, &call)
@@ -491,7 +615,6 @@ async fn stop_call(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::CallsWrite)?;
     use CallGatewayStatus::*;
     end_call(
         &app,
@@ -514,7 +637,6 @@ async fn cancel_call(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::CallsWrite)?;
     use CallGatewayStatus::*;
     end_call(&app, &caller, &id, &[Pending, Queued], "cancelled")?;
     ok(StatusCode::OK, &CancelCallResponse { ok: true })
@@ -527,7 +649,6 @@ async fn list_campaigns(
     Extension(caller): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    caller.require(Scope::CampaignsRead)?;
     let query = Query::parse(raw);
     let world = app.world();
     let campaigns = world.accounts[caller.account]
@@ -543,7 +664,6 @@ async fn get_campaign(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::CampaignsRead)?;
     let world = app.world();
     let campaign = world.accounts[caller.account]
         .campaigns
@@ -560,7 +680,6 @@ fn move_campaign(
     from: &[CampaignStatus],
     to: CampaignStatus,
 ) -> Answer {
-    caller.require(Scope::CampaignsWrite)?;
     let now = app.clock.now();
     let mut world = app.world();
     let record = world.accounts[caller.account]
@@ -613,7 +732,6 @@ async fn list_numbers(
     Extension(caller): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    caller.require(Scope::NumbersRead)?;
     let query = Query::parse(raw);
     let world = app.world();
     let numbers = world.accounts[caller.account]
@@ -630,8 +748,8 @@ async fn create_number(
     Extension(caller): Extension<Caller>,
     RawBody(body): RawBody,
 ) -> Answer {
-    caller.require(Scope::NumbersWrite)?;
-    let request: CreatePhoneNumberRequest = parse(&body)?;
+    let request: CreatePhoneNumberRequest =
+        parse(&body, &[Members::of::<CreatePhoneNumberRequest>("")])?;
     let number = request.number.to_string();
     if !is_dialable(&number) {
         return Err(ApiProblem::field(
@@ -700,7 +818,6 @@ async fn get_number(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::NumbersRead)?;
     let world = app.world();
     let number = world.accounts[caller.account]
         .numbers
@@ -715,7 +832,6 @@ async fn delete_number(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::NumbersWrite)?;
     let now = app.clock.now();
     let mut world = app.world();
     let number = world.accounts[caller.account]
@@ -732,7 +848,6 @@ async fn list_carriers(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
 ) -> Answer {
-    caller.require(Scope::NumbersRead)?;
     let world = app.world();
     let data = world.accounts[caller.account]
         .carriers
@@ -748,8 +863,15 @@ async fn create_carrier(
     Extension(caller): Extension<Caller>,
     RawBody(body): RawBody,
 ) -> Answer {
-    caller.require(Scope::NumbersWrite)?;
-    let request: CreateCarrierRequest = parse(&body)?;
+    let request: CreateCarrierRequest = parse(
+        &body,
+        &[
+            Members::of::<CreateCarrierRequest>(""),
+            Members::of::<SipGatewayInput>("sip_gateway"),
+            Members::of::<SipRegistration>("registration"),
+            Members::of::<SipInboundAuth>("inbound_auth"),
+        ],
+    )?;
     let gateway = &request.sip_gateway;
     let port = gateway.port.map_or(DEFAULT_SIP_PORT, |p| p.get());
     if port > 65_535 {
@@ -810,7 +932,6 @@ async fn delete_carrier(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    caller.require(Scope::NumbersWrite)?;
     let mut world = app.world();
     let account = &mut world.accounts[caller.account];
     let remaining = account.remaining_minutes();
@@ -915,16 +1036,11 @@ fn builtin_voices() -> Vec<Voice> {
     voices
 }
 
-async fn list_models(Extension(caller): Extension<Caller>) -> Answer {
-    caller.require(Scope::Any)?;
+async fn list_models() -> Answer {
     ok(StatusCode::OK, &ModelList { data: models() })
 }
 
-async fn list_builtin_voices(
-    Extension(caller): Extension<Caller>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    caller.require(Scope::Any)?;
+async fn list_builtin_voices(RawQuery(raw): RawQuery) -> Answer {
     let query = Query::parse(raw);
     let mode = match query.get("mode") {
         None => None,
@@ -957,8 +1073,7 @@ async fn list_builtin_voices(
     ok(StatusCode::OK, &VoiceList { data })
 }
 
-async fn list_voices(Extension(caller): Extension<Caller>) -> Answer {
-    caller.require(Scope::Any)?;
+async fn list_voices() -> Answer {
     let mut data: Vec<AccountVoice> = builtin_voices()
         .into_iter()
         .map(|v| AccountVoice {
@@ -990,7 +1105,6 @@ async fn list_voices(Extension(caller): Extension<Caller>) -> Answer {
 }
 
 async fn get_balance(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Answer {
-    caller.require(Scope::CallsRead)?;
     let world = app.world();
     let account = &world.accounts[caller.account];
     let bonus_used =
@@ -1015,8 +1129,10 @@ async fn create_subscription(
     Extension(caller): Extension<Caller>,
     RawBody(body): RawBody,
 ) -> Answer {
-    caller.require(Scope::CallsWrite)?;
-    let request: CreateWebhookSubscriptionRequest = parse(&body)?;
+    let request: CreateWebhookSubscriptionRequest = parse(
+        &body,
+        &[Members::of::<CreateWebhookSubscriptionRequest>("")],
+    )?;
     check_http_url("url", &request.url)?;
     let mut world = app.world();
     let account = &mut world.accounts[caller.account];

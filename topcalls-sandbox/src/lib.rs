@@ -90,6 +90,7 @@ pub struct SandboxBuilder {
     webhook_timeout: Duration,
     queue_time: Duration,
     webhook_payloads: WebhookPayloads,
+    read_timeouts: server::ReadTimeouts,
 }
 
 impl Default for SandboxBuilder {
@@ -105,6 +106,10 @@ impl Default for SandboxBuilder {
             webhook_timeout: Duration::from_secs(5),
             queue_time: DEFAULT_QUEUE_TIME,
             webhook_payloads: WebhookPayloads::default(),
+            read_timeouts: server::ReadTimeouts {
+                headers: Duration::from_secs(10),
+                body: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -185,6 +190,26 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a client may take to send a request's headers (default 10 s),
+    /// counted from the moment the server waits for them: on a new
+    /// connection, and on a keep-alive connection after each answer. A
+    /// connection whose headers do not arrive in time is closed without an
+    /// answer, so idle keep-alive connections close after this long too.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeouts.headers = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's body once its headers
+    /// arrived (default 30 s); then the answer is 408 Problem+JSON and the
+    /// connection closes.
+    #[must_use]
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeouts.body = timeout;
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
@@ -203,12 +228,22 @@ impl SandboxBuilder {
             world.keys.insert(key.clone(), seeded);
             keys.full = key;
         }
+        // One signing secret per account, as each TopCalls account has its own.
+        let webhook_secrets: Vec<_> = world
+            .accounts
+            .iter()
+            .map(|_| topcalls_api::webhooks::WebhookSecret::generate())
+            .collect();
         let app = Arc::new(App::new(
             world,
             clock,
-            self.faults,
-            self.seed,
-            self.rate_limit,
+            server::Settings {
+                faults: self.faults,
+                seed: self.seed,
+                rate_limit: self.rate_limit,
+                read_timeouts: self.read_timeouts,
+                webhook_secrets,
+            },
         ));
         let (stop, stopped) = watch::channel(false);
         if matches!(self.clock, ClockMode::Auto { .. }) {
@@ -224,21 +259,29 @@ impl SandboxBuilder {
                 }
             });
         }
-        let secret = topcalls_api::webhooks::WebhookSecret::generate();
         tokio::spawn(webhooks::deliver(
             app.clone(),
-            secret.clone(),
             self.webhook_timeout,
             stopped.clone(),
         ));
-        let task = tokio::spawn(server::serve(listener, api::router(app.clone()), stopped));
+        let task = tokio::spawn(server::serve(
+            listener,
+            api::router(app.clone()),
+            self.read_timeouts.headers,
+            stopped,
+        ));
+        let webhook_secrets = app
+            .webhook_secrets
+            .iter()
+            .map(topcalls_api::webhooks::WebhookSecret::as_str)
+            .collect();
         Ok(Sandbox {
             base_url: format!("http://{address}"),
             keys,
             app,
             stop,
             task: Some(task),
-            webhook_secret: secret.as_str(),
+            webhook_secrets,
         })
     }
 }
@@ -251,7 +294,8 @@ pub struct Sandbox {
     stop: watch::Sender<bool>,
     /// The accept loop; `None` once shut down.
     task: Option<tokio::task::JoinHandle<()>>,
-    webhook_secret: String,
+    /// Each account's webhook signing secret (`whsec_…`), by account index.
+    webhook_secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -346,9 +390,18 @@ impl Sandbox {
         *server::lock(&self.app.faults) = faults;
     }
 
-    /// The secret webhook deliveries are signed with (`whsec_…`).
+    /// The secret the first account's webhook deliveries are signed with
+    /// (`whsec_…`): those for calls and subscriptions made with
+    /// [`api_key`](Self::api_key) or [`read_only_key`](Self::read_only_key).
     pub fn webhook_secret(&self) -> &str {
-        &self.webhook_secret
+        self.webhook_secrets.first().map_or("", String::as_str)
+    }
+
+    /// The secret the second account's webhook deliveries are signed with
+    /// (`whsec_…`, not the first account's): those for calls and
+    /// subscriptions made with [`other_account_key`](Self::other_account_key).
+    pub fn other_account_webhook_secret(&self) -> &str {
+        self.webhook_secrets.get(1).map_or("", String::as_str)
     }
 
     /// Every webhook delivery so far, in the order queued, with its attempts.

@@ -92,6 +92,10 @@ async fn main() -> std::io::Result<()> {
     println!("read-only key: {}", sandbox.read_only_key());
     println!("second account key: {}", sandbox.other_account_key());
     println!("webhook signing secret: {}", sandbox.webhook_secret());
+    println!(
+        "second account webhook signing secret: {}",
+        sandbox.other_account_webhook_secret()
+    );
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(())

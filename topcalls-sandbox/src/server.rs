@@ -1,18 +1,36 @@
 //! The HTTP side: connection handling (so a fault can drop a connection
-//! after its request took effect), request ids, auth, faults, rate limits
-//! and idempotency keys, in front of the routes.
+//! after its request took effect, and a slow client cannot hold one open),
+//! request ids, request bodies, auth, faults, rate limits and idempotency
+//! keys, in front of the routes.
+//!
+//! Every `/v1` request passes the same gates, outermost first; the first
+//! that refuses answers, and nothing behind it runs:
+//!
+//! 1. [`buffer_body`]: the whole body is read (at most [`MAX_BODY`], within
+//!    the body read timeout) before anything answers, so an early answer
+//!    never leaves unread bytes on a keep-alive connection. A body that
+//!    cannot be read whole is not answered here: the gates below refuse it
+//!    with 400 after the caller is known, and the answer says
+//!    `Connection: close`.
+//! 2. [`authenticate`]: 401 without a known key, 403 when the key lacks the
+//!    operation's scope, then the per-key rate limit (429).
+//! 3. [`faults`]: injected latency, 503s, 429s and dropped connections.
+//! 4. [`request_body`]: 400 for a body that could not be read, 415 for an
+//!    operation's body that is not `application/json`.
+//! 5. [`idempotency`]: 400 for a malformed `Idempotency-Key`, replays and 409s.
+//! 6. The operation itself: 400 for an invalid body, then its own answers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -26,6 +44,18 @@ use crate::state::{Scope, World};
 
 /// The largest request body read (1 MiB); larger ones are a 400 problem.
 pub(crate) const MAX_BODY: usize = 1 << 20;
+
+/// How long a client may take to send a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadTimeouts {
+    /// From the moment the server waits for a request (a new connection, or
+    /// an idle keep-alive one) to the end of its headers; then the
+    /// connection is closed without an answer.
+    pub(crate) headers: Duration,
+    /// From the end of the headers to the end of the body; then the answer
+    /// is 408 with `Connection: close`.
+    pub(crate) body: Duration,
+}
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -50,26 +80,34 @@ pub(crate) struct App {
     pub(crate) injected: Mutex<crate::InjectedFaults>,
     /// Between the webhook delivery loop and those who wait for it.
     pub(crate) deliveries: crate::webhooks::Signals,
+    pub(crate) read_timeouts: ReadTimeouts,
+    /// The secret each account's webhook deliveries are signed with, by account index.
+    pub(crate) webhook_secrets: Vec<topcalls_api::webhooks::WebhookSecret>,
+}
+
+/// What [`App::new`] needs besides the world.
+pub(crate) struct Settings {
+    pub(crate) faults: Faults,
+    pub(crate) seed: u64,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) read_timeouts: ReadTimeouts,
+    pub(crate) webhook_secrets: Vec<topcalls_api::webhooks::WebhookSecret>,
 }
 
 impl App {
-    pub(crate) fn new(
-        world: World,
-        clock: Clock,
-        faults: Faults,
-        seed: u64,
-        rate_limit: Option<u32>,
-    ) -> Self {
+    pub(crate) fn new(world: World, clock: Clock, settings: Settings) -> Self {
         Self {
             world: Mutex::new(world),
             clock,
-            faults: Mutex::new(faults),
-            rng: Mutex::new(seed.max(1)),
+            faults: Mutex::new(settings.faults),
+            rng: Mutex::new(settings.seed.max(1)),
             idempotency: Mutex::new(Remembered::default()),
-            rate_limit,
+            rate_limit: settings.rate_limit,
             rate: Mutex::new(HashMap::new()),
             injected: Mutex::new(crate::InjectedFaults::default()),
             deliveries: crate::webhooks::Signals::default(),
+            read_timeouts: settings.read_timeouts,
+            webhook_secrets: settings.webhook_secrets,
         }
     }
 
@@ -131,12 +169,20 @@ impl Caller {
 #[derive(Clone)]
 struct Hangup(Arc<Notify>);
 
-/// Serves `router` on `listener` until `stop` turns true.
+/// Serves `router` on `listener` until `stop` turns true: HTTP/1.1, with
+/// keep-alive, and at most `header_timeout` to receive a request's headers.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // The timer runs from the moment the connection waits for a request: a
+    // client that connects and sends nothing, or drips its headers, is cut off.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -153,8 +199,8 @@ pub(crate) async fn serve(
             }
         });
         let mut stop = stop.clone();
+        let builder = builder.clone();
         tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let connection =
                 builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             tokio::select! {
@@ -182,7 +228,85 @@ pub(crate) async fn request_id(request: Request, next: Next) -> Response {
     response
 }
 
-/// Authenticates `/v1` requests: 401 without a known key.
+/// A request body that could not be read whole: over [`MAX_BODY`], or cut
+/// off. The rest of it is still on the connection, which therefore closes
+/// after the answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnreadBody;
+
+/// Reads the whole request body before any gate or route answers (see the
+/// module documentation).
+///
+/// An answer sent while part of the body is still on its way leaves those
+/// bytes on the connection; hyper then closes a keep-alive connection after
+/// the answer, without saying so, and a client that sends its next request
+/// on it sees the connection reset. Reading first (bounded in size and
+/// time) keeps every early answer — 400, 401, 403, 404, 405, 415 — on a
+/// connection that stays usable.
+pub(crate) async fn buffer_body(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let read = if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        // Not worth reading: it will be refused, and the connection closed.
+        None
+    } else {
+        let timeout = app.read_timeouts.body;
+        match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(read) => read.ok(),
+            Err(_) => {
+                let mut response = ApiProblem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} ms",
+                        timeout.as_millis()
+                    ),
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+        }
+    };
+    match read {
+        Some(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        None => {
+            parts.extensions.insert(UnreadBody);
+            let mut response = next.run(Request::from_parts(parts, Body::empty())).await;
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): no error code
+/// when no key was sent, `invalid_token` when the key is unknown.
+fn challenge(key_sent: bool) -> HeaderValue {
+    HeaderValue::from_static(if key_sent {
+        r#"Bearer realm="topcalls", error="invalid_token""#
+    } else {
+        r#"Bearer realm="topcalls""#
+    })
+}
+
+/// Authenticates and authorizes `/v1` requests: 401 without a known key
+/// (with a `WWW-Authenticate: Bearer` challenge), 403 when the key lacks
+/// the scope of the operation, then the per-key rate limit (429).
 pub(crate) async fn authenticate(
     State(app): State<Arc<App>>,
     mut request: Request,
@@ -210,8 +334,19 @@ pub(crate) async fn authenticate(
         } else {
             "missing `Authorization: Bearer <key>` header"
         };
-        return ApiProblem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+        let mut response =
+            ApiProblem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge(key.is_some()));
+        return response;
     };
+    // A method the path does not serve has no rules: it is answered 405.
+    if let Some(rules) = operation_rules(&request)
+        && let Err(problem) = caller.require(rules.scope)
+    {
+        return problem.into_response();
+    }
     if let Some(limit) = app.rate_limit {
         let mut rate = lock(&app.rate);
         let now = Instant::now();
@@ -235,6 +370,72 @@ pub(crate) async fn authenticate(
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// The rules of the operation a request addresses (by its method and its
+/// route's template), or `None` when the route does not serve that method.
+fn operation_rules(request: &Request) -> Option<crate::api::Rules> {
+    let path = request.extensions().get::<MatchedPath>()?;
+    crate::api::rules(request.method(), path.as_str())
+}
+
+/// Refuses, before idempotency keys and routes see it, a body that could
+/// not be read whole (400) and an operation's body that is not JSON (415).
+///
+/// Accepted: `application/json`, in any case, with any parameters as long as
+/// a `charset` parameter, if present, is `utf-8` (JSON is UTF-8, RFC 8259).
+/// Refused: anything else — no `Content-Type`, `text/plain`, forms,
+/// multipart, and also `application/*+json` types, which name other formats
+/// than the one operation bodies are written in. Operations without a
+/// request body ignore the body and its type.
+pub(crate) async fn request_body(request: Request, next: Next) -> Response {
+    if request.extensions().get::<UnreadBody>().is_some() {
+        return ApiProblem::field(
+            "body",
+            format!(
+                "the request body is over {} MiB or could not be read",
+                MAX_BODY >> 20
+            ),
+        )
+        .into_response();
+    }
+    if operation_rules(&request).is_some_and(|rules| rules.json_body)
+        && !is_json(request.headers().get(header::CONTENT_TYPE))
+    {
+        let sent = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let detail = match sent {
+            Some(sent) => format!("the body must be `application/json`, not `{sent}`"),
+            None => "the body must be `application/json`; no `Content-Type` was sent".to_string(),
+        };
+        return ApiProblem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `application/json`, optionally with parameters; a `charset` must be `utf-8`.
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|parameter| match parameter.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            Some(_) => true,
+            // `application/json;` (an empty parameter) is harmless; a bare word is not a parameter.
+            None => parameter.trim().is_empty(),
+        })
 }
 
 /// Injected faults: latency, 503s and 429s before the request takes effect,
@@ -292,6 +493,13 @@ pub(crate) async fn faults(State(app): State<Arc<App>>, request: Request, next: 
 const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// The account and `Idempotency-Key` a POST was sent with.
+///
+/// Keys are scoped to the account, not to the API key: any key of the
+/// account that may run the operation gets the replay. That is safe because
+/// every request — a replay included — is authenticated and authorized
+/// (401, 403) before its slot is looked up, and a refused request stores
+/// nothing: a key without the operation's scope can neither read another
+/// key's answer nor plant one.
 type Slot = (usize, String);
 
 /// One remembered POST: what it was, and what it answered.
@@ -337,6 +545,11 @@ impl Remembered {
 
 /// `Idempotency-Key` on POST: the same key and body replay the first answer
 /// with no second effect; another body is a 409; a concurrent duplicate is a 409.
+///
+/// Runs after authentication, authorization and the body checks, so what it
+/// keeps is only ever the answer of the operation itself, and not all of
+/// those: a 400 (the request was invalid and took no effect, so a corrected
+/// body may use the key again), a 429 or a 5xx is forgotten at once.
 pub(crate) async fn idempotency(
     State(app): State<Arc<App>>,
     request: Request,
@@ -430,8 +643,11 @@ pub(crate) async fn idempotency(
         parts.headers.insert(REQUEST_ID_HEADER, id);
     }
     let mut store = lock(&app.idempotency);
-    // Server errors and throttling are not answers worth replaying.
-    if parts.status.is_server_error() || parts.status == StatusCode::TOO_MANY_REQUESTS {
+    // Invalid requests, throttling and server errors took no effect: nothing to replay.
+    if parts.status.is_server_error()
+        || parts.status == StatusCode::TOO_MANY_REQUESTS
+        || parts.status == StatusCode::BAD_REQUEST
+    {
         store.slots.remove(&slot);
     } else {
         let at = app.clock.now();

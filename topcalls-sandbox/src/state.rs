@@ -280,6 +280,7 @@ impl World {
         for event in events {
             let outgoing = crate::webhooks::route(
                 event,
+                index,
                 &account.subscriptions,
                 &conversions,
                 self.webhook_payloads,
@@ -618,10 +619,11 @@ pub(crate) fn seed(world: &mut World, now: DateTime<Utc>, balance_minutes: f64) 
             bonus_minutes: balance_minutes.min(30.0),
             ..Account::default()
         };
+        // Oldest first: the draft is the newest, the first a list shows.
         let campaigns = [
-            ("Appointment reminders", CampaignStatus::Draft, 6),
-            ("Renewal follow-ups", CampaignStatus::Paused, 4),
             ("Spring survey", CampaignStatus::Completed, 0),
+            ("Renewal follow-ups", CampaignStatus::Paused, 4),
+            ("Appointment reminders", CampaignStatus::Draft, 6),
         ];
         for (i, (title, status, leads)) in campaigns.into_iter().enumerate() {
             let seq = world.seq();

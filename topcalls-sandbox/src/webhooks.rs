@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{Map, Value};
-use topcalls_api::webhooks::{WebhookSecret, sign_headers};
+use topcalls_api::webhooks::sign_headers;
 use topcalls_types::{
     CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent, CallStartedEvent,
     WebhookSubscription,
@@ -48,6 +48,8 @@ pub(crate) struct Emitted {
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) id: String,
+    /// The account (index) whose secret signs it.
+    account: usize,
     pub(crate) url: String,
     pub(crate) event: String,
     pub(crate) body: Vec<u8>,
@@ -261,6 +263,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
 /// subscription, with bodies shaped as `payloads` says.
 pub(crate) fn route(
     event: Emitted,
+    account: usize,
     subscriptions: &[WebhookSubscription],
     conversions: &HashMap<String, Vec<String>>,
     payloads: WebhookPayloads,
@@ -295,6 +298,7 @@ pub(crate) fn route(
         }
         Outgoing {
             id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            account,
             url: url.to_string(),
             event: event.to_string(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
@@ -409,11 +413,11 @@ pub(crate) async fn wait_for(
 /// Sends due deliveries until `stop`, and records each attempt.
 ///
 /// Each receiver gets its deliveries in order, one at a time; receivers are
-/// served side by side, so a slow or dead one holds up no other. An attempt
-/// without an answer within `timeout` (real time) counts as failed.
+/// served side by side, so a slow or dead one holds up no other. Each
+/// delivery is signed with its account's secret. An attempt without an
+/// answer within `timeout` (real time) counts as failed.
 pub(crate) async fn deliver(
     app: Arc<App>,
-    secret: WebhookSecret,
     timeout: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -437,7 +441,7 @@ pub(crate) async fn deliver(
             _ = stop.changed() => return,
         }
         let now = app.clock.now();
-        let mut due: BTreeMap<String, Vec<(usize, String, Vec<u8>)>> = BTreeMap::new();
+        let mut due: BTreeMap<String, Vec<Due>> = BTreeMap::new();
         {
             let mut world = app.world();
             let busy: HashSet<String> = world
@@ -454,51 +458,59 @@ pub(crate) async fn deliver(
                     && !busy.contains(&d.url)
                 {
                     d.in_flight = true;
-                    due.entry(d.url.clone()).or_default().push((
+                    due.entry(d.url.clone()).or_default().push(Due {
                         index,
-                        d.id.clone(),
-                        d.body.clone(),
-                    ));
+                        account: d.account,
+                        id: d.id.clone(),
+                        body: d.body.clone(),
+                    });
                 }
             }
         }
         for (url, batch) in due {
-            tokio::spawn(send_in_order(
-                app.clone(),
-                http.clone(),
-                secret.clone(),
-                url,
-                batch,
-            ));
+            tokio::spawn(send_in_order(app.clone(), http.clone(), url, batch));
         }
     }
 }
 
+/// A delivery due for an attempt.
+struct Due {
+    /// Its index in `World::deliveries`.
+    index: usize,
+    account: usize,
+    id: String,
+    body: Vec<u8>,
+}
+
 /// One attempt for each of `batch` (deliveries to `url`), in order.
-async fn send_in_order(
-    app: Arc<App>,
-    http: reqwest::Client,
-    secret: WebhookSecret,
-    url: String,
-    batch: Vec<(usize, String, Vec<u8>)>,
-) {
-    for (index, id, body) in batch {
+async fn send_in_order(app: Arc<App>, http: reqwest::Client, url: String, batch: Vec<Due>) {
+    for Due {
+        index,
+        account,
+        id,
+        body,
+    } in batch
+    {
         // The retry schedule counts from when the attempt was sent, whatever the
         // clock does while its answer is on the way.
         let sent_at = app.clock.now();
         // Wall-clock time, not sandbox time: receivers check it against their own
         // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
         let timestamp = Utc::now().timestamp();
-        let headers = sign_headers(&secret, &id, timestamp, &body);
-        let status = http
-            .post(&url)
-            .headers(headers)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .ok()
-            .map(|r| r.status().as_u16());
+        // Every account has a secret; were one missing, the attempt fails
+        // (and is recorded) rather than going out unsigned.
+        let status = match app.webhook_secrets.get(account) {
+            Some(secret) => http
+                .post(&url)
+                .headers(sign_headers(secret, &id, timestamp, &body))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().as_u16()),
+            None => None,
+        };
         if let Some(delivery) = lock(&app.world).deliveries.get_mut(index) {
             delivery.in_flight = false;
             delivery.attempts.push(status);

@@ -1689,7 +1689,9 @@ impl CreateCallResponse {
         Default::default()
     }
 }
-///A bring-your-own SIP carrier to add.
+/**A bring-your-own SIP carrier to add. Trunk type `reg` needs `registration`, trunk type
+`auth` needs `inbound_auth`.
+*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct CreateCarrierRequest {
     ///Display name of the carrier.

@@ -30,9 +30,17 @@ pub(crate) fn load(path: &Path) -> Result<Value, String> {
 ///    timestamp, but the SDK passes every cursor back as it came (API.md
 ///    B.4): an opaque string, never a parsed date that a server-side change
 ///    of format would break.
+/// 4. Presence rules are dropped. A `oneOf` or `anyOf` on an object schema
+///    whose branches only say which of the object's own properties are
+///    required (and which enum values one of them takes) states a rule across
+///    members, such as "exactly one of `task` and `instructions`". Progenitor
+///    would turn the object into an enum with one struct per branch; the
+///    request types stay structs, and the SDK checks those rules by hand
+///    (topcalls-api `validate.rs`), as the server does.
 pub(crate) fn prepare_for_generator(spec: &Value) -> Result<openapiv3::OpenAPI, String> {
     let mut spec = spec.clone();
     rewrite_problem_media_type(&mut spec);
+    drop_presence_rules(&mut spec);
     if let Some(schemas) = spec
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -110,6 +118,56 @@ pub(crate) fn nullable_members(spec: &Value) -> BTreeMap<String, BTreeSet<String
         }
     }
     out
+}
+
+fn drop_presence_rules(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for combinator in ["oneOf", "anyOf"] {
+                let properties = map.get("properties").and_then(Value::as_object);
+                let is_presence_rule = match (properties, map.get(combinator)) {
+                    (Some(properties), Some(Value::Array(branches))) => branches
+                        .iter()
+                        .all(|branch| is_presence_branch(branch, properties)),
+                    _ => false,
+                };
+                if is_presence_rule {
+                    map.remove(combinator);
+                }
+            }
+            map.values_mut().for_each(drop_presence_rules);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_presence_rules),
+        _ => {}
+    }
+}
+
+/// A branch that names only properties the object declares: which are
+/// required, and enum values they take.
+fn is_presence_branch(branch: &Value, declared: &serde_json::Map<String, Value>) -> bool {
+    let Some(branch) = branch.as_object() else {
+        return false;
+    };
+    let names_declared = |names: &Value| {
+        names.as_array().is_some_and(|names| {
+            names
+                .iter()
+                .all(|name| name.as_str().is_some_and(|n| declared.contains_key(n)))
+        })
+    };
+    branch.iter().all(|(key, inner)| match key.as_str() {
+        "title" | "description" => true,
+        "required" => names_declared(inner),
+        "properties" => inner.as_object().is_some_and(|properties| {
+            properties.iter().all(|(name, schema)| {
+                declared.contains_key(name)
+                    && schema
+                        .as_object()
+                        .is_some_and(|s| s.keys().all(|k| k == "enum" || k == "description"))
+            })
+        }),
+        _ => false,
+    })
 }
 
 fn rewrite_problem_media_type(value: &mut Value) {
@@ -317,5 +375,64 @@ components:
         assert_eq!(secrets.len(), 1, "{secrets:?}");
         let login: Vec<&str> = secrets["Login"].iter().map(String::as_str).collect();
         assert_eq!(login, ["password", "pin"]);
+    }
+
+    #[test]
+    fn presence_rules_are_dropped_and_other_combinators_kept() {
+        let mut spec = json!({
+            "CreateCallRequest": {
+                "type": "object",
+                "properties": {"task": {"type": "string"}, "instructions": {"type": "string"}},
+                "oneOf": [
+                    {"title": "Simple", "required": ["task"]},
+                    {"required": ["instructions"]},
+                ],
+            },
+            "CreateCarrierRequest": {
+                "type": "object",
+                "properties": {"trunk_type": {"type": "string"}, "registration": {"type": "object"}},
+                "anyOf": [
+                    {"properties": {"trunk_type": {"enum": ["static_ip"]}}},
+                    {"required": ["trunk_type", "registration"], "properties": {"trunk_type": {"enum": ["reg"]}}},
+                ],
+            },
+            // A branch naming a member the object does not declare is a real alternative.
+            "Undeclared": {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+            },
+            // So is a branch that constrains a member beyond its values.
+            "Typed": {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "anyOf": [{"properties": {"a": {"minLength": 3}}}],
+            },
+            // And a union of schemas, the common use of `oneOf`.
+            "Union": {"oneOf": [{"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}]},
+        });
+        drop_presence_rules(&mut spec);
+        assert!(spec["CreateCallRequest"].get("oneOf").is_none());
+        assert!(spec["CreateCarrierRequest"].get("anyOf").is_none());
+        assert!(spec["Undeclared"].get("oneOf").is_some());
+        assert!(spec["Typed"].get("anyOf").is_some());
+        assert!(spec["Union"].get("oneOf").is_some());
+        assert_eq!(
+            spec["CreateCallRequest"]["properties"]["task"],
+            json!({"type": "string"})
+        );
+    }
+
+    #[test]
+    fn the_spec_states_its_presence_rules_and_the_generator_never_sees_them() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        let raw = load(&path).unwrap();
+        let schemas = &raw["components"]["schemas"];
+        assert!(schemas["CreateCallRequest"].get("oneOf").is_some());
+        assert!(schemas["CreateCarrierRequest"].get("anyOf").is_some());
+        let prepared = serde_json::to_value(prepare_for_generator(&raw).unwrap()).unwrap();
+        let schemas = &prepared["components"]["schemas"];
+        assert!(schemas["CreateCallRequest"].get("oneOf").is_none());
+        assert!(schemas["CreateCarrierRequest"].get("anyOf").is_none());
     }
 }
