@@ -5,6 +5,7 @@
 //! difference that matters here, `nullable: true`, is translated into a
 //! `null` type (and a `null` enum member).
 
+pub mod logs;
 pub mod server;
 
 use std::path::PathBuf;

@@ -187,7 +187,10 @@ async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Log>) {
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
+/// Reads one request (head and `Content-Length` body) from `stream`, with
+/// `buffer` holding what was read past the previous one; `None` once the
+/// client closed the connection.
+pub async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
     let mut chunk = [0u8; 8192];
     let head_end = loop {
         if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -20,7 +20,7 @@ use topcalls_api::types::{
     CreateCarrierRequest, SipGatewayInput, SipInboundAuth, SipRegistration, TrunkType,
 };
 use topcalls_api::{Client, Error, NewCall, RequestOptions, ResponseTooLargeError, RetryPolicy};
-use topcalls_contract_tests::server::Recorded;
+use topcalls_contract_tests::server::{Recorded, read_request};
 
 const MIB: usize = 1024 * 1024;
 /// The SDK's default body limit.
@@ -202,45 +202,6 @@ async fn act(stream: &mut TcpStream, behaviour: Behaviour) -> (u64, bool) {
             }
         }
     }
-}
-
-/// Reads one request (head and `Content-Length` body); `None` once the
-/// client closed the connection.
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let target = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while buffer.len() < head_end + length {
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let body = buffer[head_end..head_end + length].to_vec();
-    buffer.drain(..head_end + length);
-    Some(Recorded {
-        method,
-        target,
-        headers,
-        body,
-    })
 }
 
 fn client(

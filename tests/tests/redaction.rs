@@ -4,16 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use topcalls_api::types::{self, builder};
 use topcalls_api::{Client, RetryPolicy};
 use topcalls_contract_tests::Spec;
+use topcalls_contract_tests::logs;
 use topcalls_contract_tests::server::{Action, ScriptedServer};
-use tracing_subscriber::fmt::MakeWriter;
 
 const REGISTRATION_PASSWORD: &str = "planted-REG-pa55word";
 const DIGEST_PASSWORD: &str = "planted-DIGEST-pa55word";
@@ -138,26 +136,6 @@ fn no_request_type_shows_a_planted_secret_in_debug() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 fn carrier_request() -> types::CreateCarrierRequest {
     let example = request_examples()
         .into_iter()
@@ -169,13 +147,7 @@ fn carrier_request() -> types::CreateCarrierRequest {
 
 #[tokio::test(flavor = "current_thread")]
 async fn trace_output_never_shows_a_planted_secret() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = logs::capture(tracing::Level::TRACE);
 
     let carrier = json!({"id": "car_1", "voip_carrier_sid": "sid_1", "carrier_name": "Acme SIP"});
     // A retried create, a create through the generated builder, and a
@@ -237,7 +209,7 @@ async fn trace_output_never_shows_a_planted_secret() {
         assert!(PLANTED.iter().all(|secret| body.contains(secret)), "{body}");
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert_eq!(
         logs.matches("request body").count(),
         4,

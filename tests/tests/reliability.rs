@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::json;
 use topcalls_api::{Client, Error, NewCall, RequestOptions, RetryPolicy};
+use topcalls_contract_tests::logs;
 use topcalls_contract_tests::server::{Action, ScriptedServer};
 
 fn created() -> Action {
@@ -40,30 +41,11 @@ fn client(server: &ScriptedServer, retries: u32) -> Client {
 /// Runs `operation` and returns its output with the waits (ms) the client
 /// announced before each retry, from its DEBUG `retrying` events.
 async fn announced_waits<T>(operation: impl std::future::Future<Output = T>) -> (T, Vec<u64>) {
-    #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let output = {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        operation.await
-    };
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-    let waits = text
+    let (captured, guard) = logs::capture(tracing::Level::DEBUG);
+    let output = operation.await;
+    drop(guard);
+    let waits = captured
+        .text()
         .lines()
         .filter(|line| line.contains("retrying"))
         .filter_map(|line| {
