@@ -242,7 +242,6 @@ fn cases() -> Vec<Case> {
                         .provider("openai")
                         .gender("female")
                         .language("en")
-                        .send()
                         .await
                         .map(json_of)
                 }
@@ -274,7 +273,7 @@ fn cases() -> Vec<Case> {
                     .filter("phone_number", "+1555%")
                     .filter("disposition", json!(["confirmed", "rescheduled"]))
                     .filter("is_conversion", true);
-                    c.webhook_subscriptions().subscribe(sub).await.map(json_of)
+                    c.webhook_subscriptions().create(sub).await.map(json_of)
                 }
                 .boxed()
             },

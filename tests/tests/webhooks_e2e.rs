@@ -240,7 +240,7 @@ async fn subscriptions_deliver_only_matching_events() {
             json!("+1555%"),
         ),
     ] {
-        client.webhook_subscriptions().subscribe(sub).await.unwrap();
+        client.webhook_subscriptions().create(sub).await.unwrap();
     }
     for to in ["+15551112222", "+15551113333", "+15550000005"] {
         client
