@@ -127,6 +127,7 @@ pub struct ClientBuilder {
     deadline: Option<Duration>,
     observer: Option<Observer>,
     max_response_bytes: Option<usize>,
+    plain_http_to_any_host: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -140,6 +141,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("plain_http_to_any_host", &self.plain_http_to_any_host)
             .finish_non_exhaustive()
     }
 }
@@ -174,10 +176,32 @@ impl ClientBuilder {
     }
 
     /// The API's base URL; default `https://api.topcalls.ai`. Plain `http://`
-    /// is only accepted for loopback hosts (a local sandbox).
+    /// is only accepted for loopback hosts (a local sandbox), unless
+    /// [`ClientBuilder::danger_allow_plain_http_to_any_host`] says otherwise.
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a plain `http://` base URL to a host that is not loopback: a
+    /// sandbox in another container of a Docker Compose file, or a CI
+    /// service. The API key then crosses that network **in clear text**, on
+    /// every request; never use it towards the real API or over a network
+    /// you do not control. Off by default.
+    ///
+    /// ```
+    /// let client = topcalls_api::Client::builder()
+    ///     .api_key("tc_test_sandbox")
+    ///     .base_url("http://sandbox:8080")
+    ///     .danger_allow_plain_http_to_any_host(true)
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "http://sandbox:8080");
+    /// # Ok::<(), topcalls_api::Error>(())
+    /// ```
+    #[must_use]
+    pub fn danger_allow_plain_http_to_any_host(mut self, allow: bool) -> Self {
+        self.plain_http_to_any_host = allow;
         self
     }
 
@@ -281,7 +305,10 @@ impl ClientBuilder {
                 )
             })?;
         authorization.set_sensitive(true);
-        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let base_url = normalize_base_url(
+            self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
+            self.plain_http_to_any_host,
+        )?;
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("topcalls-rs/{}", env!("CARGO_PKG_VERSION")));
@@ -324,8 +351,9 @@ impl ClientBuilder {
 }
 
 /// Checks the base URL: absolute, http(s), no query; `http` only to loopback
-/// so the key never crosses a network in clear text. Drops a trailing `/`.
-fn normalize_base_url(raw: &str) -> Result<String> {
+/// (unless `plain_http_to_any_host`) so the key never crosses a network in
+/// clear text by accident. Drops a trailing `/`.
+fn normalize_base_url(raw: &str, plain_http_to_any_host: bool) -> Result<String> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
     match url.scheme() {
@@ -337,9 +365,9 @@ fn normalize_base_url(raw: &str) -> Result<String> {
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
             };
-            if !loopback {
+            if !loopback && !plain_http_to_any_host {
                 return Err(Error::Config(format!(
-                    "refusing to send the API key over plain http to `{raw}`: use https (http is allowed for localhost only)"
+                    "refusing to send the API key over plain http to `{raw}`: use https (plain http goes to loopback only, unless ClientBuilder::danger_allow_plain_http_to_any_host)"
                 )));
             }
         }
@@ -408,6 +436,20 @@ mod tests {
                 .build()
                 .unwrap_err();
             assert!(matches!(error, Error::Config(_)), "{bad}: {error}");
+        }
+        // The opt-in opens plain http, and nothing else.
+        for (url, ok) in [
+            ("http://sandbox:8080", true),
+            ("http://10.0.0.1", true),
+            ("ftp://sandbox", false),
+            ("http://sandbox/?a=b", false),
+        ] {
+            let built = Client::builder()
+                .api_key("k")
+                .base_url(url)
+                .danger_allow_plain_http_to_any_host(true)
+                .build();
+            assert_eq!(built.is_ok(), ok, "{url}");
         }
     }
 }

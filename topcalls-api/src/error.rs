@@ -249,7 +249,7 @@ impl fmt::Display for DeadlineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "deadline of {:?} passed after {} attempt(s)",
+            "the operation's deadline of {:?} passed after {} attempt(s)",
             self.deadline, self.attempts
         )
     }

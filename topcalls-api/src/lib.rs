@@ -25,6 +25,7 @@
 //! type; API errors keep the status, the Problem+JSON body and the request
 //! id ([`ApiError`]).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
 mod body;

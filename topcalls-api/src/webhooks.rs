@@ -794,6 +794,7 @@ impl Deduplicator {
 }
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 mod extract {
     use std::fmt;
 
@@ -899,6 +900,7 @@ mod extract {
 }
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{VerifiedWebhook, WebhookRejection};
 
 #[cfg(test)]
