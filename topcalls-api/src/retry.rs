@@ -25,8 +25,8 @@ use crate::wire::{IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
 /// use topcalls_api::RetryPolicy;
 ///
 /// let policy = RetryPolicy::default().max_retries(4).max_delay(Duration::from_secs(2));
-/// assert_eq!(policy.retries(), 4);
-/// assert_eq!(RetryPolicy::none().retries(), 0);
+/// assert_eq!(policy.get_max_retries(), 4);
+/// assert_eq!(RetryPolicy::none().get_max_retries(), 0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -83,8 +83,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The configured number of retries.
-    pub fn retries(&self) -> u32 {
+    /// The number of retries set with [`RetryPolicy::max_retries`].
+    pub fn get_max_retries(&self) -> u32 {
         self.max_retries
     }
 
