@@ -289,3 +289,65 @@ fn transport(source: reqwest::Error, exchange: &Exchange) -> Error {
         attempts: exchange.attempts,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base_url: &str) -> Client {
+        Client::builder()
+            .api_key("tc_test_execute")
+            .base_url(base_url)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn an_operation_of_another_client_is_refused_before_sending() {
+        let ours = client("http://127.0.0.1:9");
+        let theirs = client("http://127.0.0.1:10");
+        let error = ours
+            .send(theirs.raw().get_balance())
+            .await
+            .expect_err("another client's operation");
+        assert!(
+            matches!(&error, Error::InvalidRequest(m) if m.contains("another client")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_post_gets_the_callers_key_else_the_builders_else_a_fresh_one() {
+        let ours = client("http://127.0.0.1:9");
+        let inner = &ours.raw.inner;
+        let request = |key: Option<&str>| {
+            let mut operation = ours.raw.stop_call().call_id("c_1");
+            if let Some(key) = key {
+                operation = operation.idempotency_key(key);
+            }
+            operation.into_request().unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut r = request(Some("builder-key-1"));
+        let key = authorize(inner, &mut r, Some("caller-key-1"));
+        assert_eq!(key.ok().flatten().as_deref(), Some("caller-key-1"));
+        let mut r = request(Some("builder-key-1"));
+        let key = authorize(inner, &mut r, None);
+        assert_eq!(key.ok().flatten().as_deref(), Some("builder-key-1"));
+        let mut r = request(None);
+        let key = authorize(inner, &mut r, None).ok().flatten();
+        assert!(key.is_some_and(|k| k.starts_with("tc_")));
+        let mut r = request(None);
+        assert!(authorize(inner, &mut r, Some("bad key")).is_err());
+        // Other methods carry no key, whatever the options say.
+        let mut get = ours
+            .raw
+            .get_balance()
+            .into_request()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            authorize(inner, &mut get, Some("caller-key-1")).ok(),
+            Some(None)
+        );
+        assert!(!get.headers().contains_key(IDEMPOTENCY_KEY));
+    }
+}
