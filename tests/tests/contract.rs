@@ -299,7 +299,8 @@ fn every_operation_has_a_contract_case() {
     let unknown: Vec<_> = covered.difference(&in_spec).collect();
     assert!(
         missing.is_empty(),
-        "operations without a contract case: {missing:?}"
+        "operations without a contract case: {missing:?}; add one to `cases()` in tests/tests/contract.rs \
+         (see \"Adding an endpoint\" in README.md)"
     );
     assert!(
         unknown.is_empty(),
