@@ -242,7 +242,6 @@ fn cases() -> Vec<Case> {
                         .provider("openai")
                         .gender("female")
                         .language("en")
-                        .send()
                         .await
                         .map(json_of)
                 }
@@ -274,7 +273,7 @@ fn cases() -> Vec<Case> {
                     .filter("phone_number", "+1555%")
                     .filter("disposition", json!(["confirmed", "rescheduled"]))
                     .filter("is_conversion", true);
-                    c.webhook_subscriptions().subscribe(sub).await.map(json_of)
+                    c.webhook_subscriptions().create(sub).await.map(json_of)
                 }
                 .boxed()
             },
@@ -300,7 +299,8 @@ fn every_operation_has_a_contract_case() {
     let unknown: Vec<_> = covered.difference(&in_spec).collect();
     assert!(
         missing.is_empty(),
-        "operations without a contract case: {missing:?}"
+        "operations without a contract case: {missing:?}; add one to `cases()` in tests/tests/contract.rs \
+         (see \"Adding an endpoint\" in README.md)"
     );
     assert!(
         unknown.is_empty(),

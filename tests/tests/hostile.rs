@@ -398,21 +398,12 @@ async fn error_bodies_are_limited_too_on_every_path() {
 }
 
 #[tokio::test]
-async fn the_generated_builders_get_the_limit_as_a_body_error() {
+async fn the_generated_builders_get_the_limit_too() {
     for behaviour in [endless(200, None), endless(200, Some("5368709120"))] {
         let server = Hostile::always(behaviour).await;
         let client = client(&server, |b| b.max_response_bytes(MIB));
-        let error = client.raw().get_balance().send().await.unwrap_err();
-        let topcalls_api::generated::Error::ResponseBodyError(source) = &error else {
-            panic!("expected ResponseBodyError, got {error:?}");
-        };
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
-        let mut found = None;
-        while let Some(error) = cause {
-            found = found.or_else(|| error.downcast_ref::<ResponseTooLargeError>());
-            cause = error.source();
-        }
-        let large = found.unwrap_or_else(|| panic!("no ResponseTooLargeError in {error:?}"));
+        let error = client.send(client.raw().get_balance()).await.unwrap_err();
+        let large = too_large(&error);
         assert_eq!(
             (large.limit(), large.request_id()),
             (MIB, Some("req_hostile"))
@@ -540,10 +531,7 @@ async fn redirects_are_never_followed_and_nothing_is_re_sent() {
 
         // The generated builders: an unexpected response, not followed.
         let error = client
-            .raw()
-            .create_carrier()
-            .body(carrier())
-            .send()
+            .send(client.raw().create_carrier().body(carrier()))
             .await
             .unwrap_err();
         assert_eq!(
@@ -636,10 +624,8 @@ async fn dripped_headers_and_bodies_end_at_the_timeouts() {
         let server = Hostile::always(behaviour).await;
         let error = client(&server, |b| b)
             .calls()
-            .create_with(
-                NewCall::to("+15551234567").task("Confirm the appointment for tomorrow."),
-                RequestOptions::new().deadline(Duration::from_millis(300)),
-            )
+            .create(NewCall::to("+15551234567").task("Confirm the appointment for tomorrow."))
+            .options(RequestOptions::new().deadline(Duration::from_millis(300)))
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Deadline(_)), "{what}: {error:?}");

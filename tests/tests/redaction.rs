@@ -178,10 +178,7 @@ async fn trace_output_never_shows_a_planted_secret() {
         .await
         .unwrap();
     client
-        .raw()
-        .create_carrier()
-        .body(carrier_request())
-        .send()
+        .send(client.raw().create_carrier().body(carrier_request()))
         .await
         .unwrap();
     let error = client

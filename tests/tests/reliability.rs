@@ -4,6 +4,7 @@
 //! by a lower bound, which a busy machine can only make longer.
 #![allow(clippy::unwrap_used)]
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -100,10 +101,8 @@ async fn each_logical_request_gets_its_own_key_and_a_callers_key_is_used_verbati
     client.calls().create(new_call()).await.unwrap();
     client
         .calls()
-        .create_with(
-            new_call(),
-            RequestOptions::new().idempotency_key("order-4711-reminder"),
-        )
+        .create(new_call())
+        .options(RequestOptions::new().idempotency_key("order-4711-reminder"))
         .await
         .unwrap();
     let keys = keys(&server);
@@ -112,10 +111,8 @@ async fn each_logical_request_gets_its_own_key_and_a_callers_key_is_used_verbati
 
     let error = client
         .calls()
-        .create_with(
-            new_call(),
-            RequestOptions::new().idempotency_key("bad key!"),
-        )
+        .create(new_call())
+        .options(RequestOptions::new().idempotency_key("bad key!"))
         .await
         .unwrap_err();
     assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
@@ -134,7 +131,8 @@ async fn retry_after_seconds_is_waited() {
     ])
     .await;
     let started = Instant::now();
-    let (placed, waits) = announced_waits(client(&server, 2).calls().create(new_call())).await;
+    let (placed, waits) =
+        announced_waits(client(&server, 2).calls().create(new_call()).into_future()).await;
     placed.unwrap();
     assert_eq!(waits, [1000], "Retry-After: 1 is the wait, not the backoff");
     assert!(
@@ -156,7 +154,7 @@ async fn retry_after_ms_is_waited() {
     ])
     .await;
     let started = Instant::now();
-    let (balance, waits) = announced_waits(client(&server, 2).balance()).await;
+    let (balance, waits) = announced_waits(client(&server, 2).balance().into_future()).await;
     assert_eq!(balance.unwrap().remaining_minutes, 12.5);
     assert_eq!(waits, [300]);
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -169,7 +167,8 @@ async fn a_retry_after_beyond_the_cap_returns_the_error_with_the_wait() {
         created(),
     ])
     .await;
-    let (result, waits) = announced_waits(client(&server, 2).calls().create(new_call())).await;
+    let (result, waits) =
+        announced_waits(client(&server, 2).calls().create(new_call()).into_future()).await;
     let error = result.unwrap_err();
     assert!(waits.is_empty(), "no wait at all: {waits:?}");
     assert!(error.is_rate_limited(), "{error:?}");
@@ -260,7 +259,8 @@ async fn a_lost_answer_says_the_call_may_have_been_placed_and_gives_the_key() {
     // Repeating the operation with that key is safe: the server deduplicates.
     let placed = client
         .calls()
-        .create_with(new_call(), error.retry_options().unwrap())
+        .create(new_call())
+        .options(error.retry_options().unwrap())
         .await
         .unwrap();
     assert_eq!(placed.call_id, "call_1");
@@ -531,9 +531,11 @@ async fn generated_builders_send_what_the_client_sends_with_the_same_keys_and_re
     let client = client(&server, 3);
     let body = topcalls_api::types::CreateCallRequest::try_from(new_call()).unwrap();
     client.calls().create(new_call()).await.unwrap();
-    let placed = client.raw().create_call().body(body).send().await.unwrap();
-    assert_eq!(placed.status().as_u16(), 201);
-    assert_eq!(placed.into_inner().call_id, "call_1");
+    let placed = client
+        .send(client.raw().create_call().body(body))
+        .await
+        .unwrap();
+    assert_eq!(placed.call_id, "call_1");
 
     let requests = server.requests();
     assert_eq!(requests.len(), 4, "one by the client, three by the builder");

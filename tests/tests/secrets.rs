@@ -62,10 +62,8 @@ async fn the_key_never_appears_in_debug_or_display() {
     // Deadline error.
     let error = offline
         .calls()
-        .create_with(
-            topcalls_api::NewCall::to("+15551234567").task("Say hello and hang up."),
-            RequestOptions::new().deadline(Duration::from_nanos(1)),
-        )
+        .create(topcalls_api::NewCall::to("+15551234567").task("Say hello and hang up."))
+        .options(RequestOptions::new().deadline(Duration::from_nanos(1)))
         .await
         .unwrap_err();
     assert_hidden("deadline error", &format!("{error:?} {error}"));

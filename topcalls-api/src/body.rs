@@ -100,6 +100,7 @@ pub(crate) fn find_too_large<'e>(
 /// bytes (at once when its `Content-Length` says so). For callers of the
 /// generated builders, whose `send()` reads the body itself: the error then
 /// arrives as `ResponseBodyError`, with `error` among its causes.
+#[cfg(feature = "fuzzing")]
 pub(crate) fn limit(response: Response, limit: usize, error: ResponseTooLargeError) -> Response {
     let response: http::Response<reqwest::Body> = response.into();
     response

@@ -1,19 +1,16 @@
 //! `client.calls()`: place calls and follow them to a transcript and summary.
 
-use std::fmt;
-
 use std::num::NonZeroU64;
 
-use crate::client::{Client, RequestOptions};
-use crate::error::Result;
-use crate::pagination::{List, Listing};
+use crate::client::Client;
+use crate::error::Error;
+use crate::generated::builder;
+use crate::pagination::{List, Listing, Sealed};
+use crate::request::Request;
 use crate::types::Call;
-use crate::types::{
-    CallGatewayStatus, CallList, CallOutcomeFilter, CancelCallResponse, CreateCallRequest,
-    CreateCallResponse, StopCallResponse,
-};
+use crate::types::{CallGatewayStatus, CallList, CallOutcomeFilter, CreateCallRequest};
 use crate::validate;
-use crate::wait::{self, WaitOptions};
+use crate::wait::Wait;
 
 /// Calls: create, read, list, stop, cancel, wait. From [`Client::calls`].
 #[derive(Debug, Clone, Copy)]
@@ -35,50 +32,35 @@ impl<'a> Calls<'a> {
     ///
     /// ```no_run
     /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
+    /// use std::time::Duration;
     /// use topcalls_api::NewCall;
     ///
     /// let call = client
     ///     .calls()
     ///     .create(NewCall::to("+15551234567").task("Confirm tomorrow's 10:00 dentist appointment with Sam."))
+    ///     .idempotency_key("appointment-4711-reminder")
+    ///     .deadline(Duration::from_secs(30))
     ///     .await?;
     /// println!("placed {} ({})", call.call_id, call.status);
     /// # Ok(()) }
     /// ```
-    pub async fn create<R>(&self, request: R) -> Result<CreateCallResponse>
+    pub fn create<R>(&self, request: R) -> Request<'a, builder::CreateCall<'a>>
     where
         R: TryInto<CreateCallRequest>,
-        R::Error: fmt::Display,
+        R::Error: Into<Error>,
     {
-        self.create_with(request, RequestOptions::default()).await
-    }
-
-    /// [`Calls::create`] with per-request options (idempotency key, retries, deadline).
-    pub async fn create_with<R>(
-        &self,
-        request: R,
-        options: RequestOptions,
-    ) -> Result<CreateCallResponse>
-    where
-        R: TryInto<CreateCallRequest>,
-        R::Error: fmt::Display,
-    {
-        let body = validate::convert(request)?;
-        validate::create_call(&body)?;
-        self.client
-            .run_post(options, |raw, key| {
-                raw.create_call().idempotency_key(key).body(body)
-            })
-            .await
+        let operation = validate::convert(request).and_then(|body: CreateCallRequest| {
+            validate::create_call(&body)?;
+            Ok(self.client.raw.create_call().body(body))
+        });
+        Request::new(self.client, operation)
     }
 
     /// One call, with its transcript and summary once they exist.
-    pub async fn get(&self, call_id: &str) -> Result<Call> {
-        let call_id = validate::id("call_id", call_id)?;
-        self.client
-            .run(RequestOptions::default(), |raw| {
-                raw.get_call().call_id(call_id)
-            })
-            .await
+    pub fn get(&self, call_id: &str) -> Request<'a, builder::GetCall<'a>> {
+        let operation =
+            validate::id("call_id", call_id).map(|id| self.client.raw.get_call().call_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Lists calls, newest first: one page with [`List::page`], or every
@@ -88,39 +70,33 @@ impl<'a> Calls<'a> {
     }
 
     /// Stops a queued or in-progress call (`409` otherwise).
-    pub async fn stop(&self, call_id: &str) -> Result<StopCallResponse> {
-        let call_id = validate::id("call_id", call_id)?;
-        self.client
-            .run_post(RequestOptions::default(), |raw, key| {
-                raw.stop_call().call_id(call_id).idempotency_key(key)
-            })
-            .await
+    pub fn stop(&self, call_id: &str) -> Request<'a, builder::StopCall<'a>> {
+        let operation =
+            validate::id("call_id", call_id).map(|id| self.client.raw.stop_call().call_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Cancels a call that has not started (`409` otherwise).
-    pub async fn cancel(&self, call_id: &str) -> Result<CancelCallResponse> {
-        let call_id = validate::id("call_id", call_id)?;
-        self.client
-            .run_post(RequestOptions::default(), |raw, key| {
-                raw.cancel_call().call_id(call_id).idempotency_key(key)
-            })
-            .await
+    pub fn cancel(&self, call_id: &str) -> Request<'a, builder::CancelCall<'a>> {
+        let operation =
+            validate::id("call_id", call_id).map(|id| self.client.raw.cancel_call().call_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Polls the call until it has finished (`completed`, `failed` or
     /// `cancelled`) and its post-call processing is done, then returns it.
-    pub async fn wait_until_finished(&self, call_id: &str) -> Result<Call> {
-        self.wait_until_finished_with(call_id, &WaitOptions::default())
-            .await
-    }
-
-    /// [`Calls::wait_until_finished`] with your own polling and timeout.
-    pub async fn wait_until_finished_with(
-        &self,
-        call_id: &str,
-        options: &WaitOptions,
-    ) -> Result<Call> {
-        wait::until(options, || self.get(call_id), is_finished).await
+    /// Polling and the deadline are set on the [`Wait`].
+    pub fn wait_until_finished(&self, call_id: &str) -> Wait<'a, builder::GetCall<'a>> {
+        let operation =
+            validate::id("call_id", call_id).map(|id| self.client.raw.get_call().call_id(id));
+        Wait::new(
+            self.client,
+            operation,
+            "call",
+            call_id,
+            is_finished,
+            |call| call.status.to_string(),
+        )
     }
 }
 
@@ -133,8 +109,9 @@ pub fn is_finished(call: &Call) -> bool {
     terminal && call.completed != Some(false)
 }
 
-/// Filters of a call listing. See [`ListCalls`].
+/// Filters of a call listing; set through [`ListCalls`].
 #[derive(Debug, Clone, Default)]
+#[allow(unreachable_pub, reason = "named by `ListCalls`, never by users")]
 pub struct CallFilters {
     status: Option<CallOutcomeFilter>,
     campaign_id: Option<String>,
@@ -145,45 +122,41 @@ pub type ListCalls<'a> = List<'a, CallFilters>;
 
 impl ListCalls<'_> {
     /// Only calls with this telephony outcome.
-    #[must_use]
     pub fn status(mut self, status: CallOutcomeFilter) -> Self {
         self.filters.status = Some(status);
         self
     }
     /// Only calls of this campaign.
-    #[must_use]
     pub fn campaign_id(mut self, campaign_id: impl Into<String>) -> Self {
         self.filters.campaign_id = Some(campaign_id.into());
         self
     }
 }
 
+impl Sealed for CallFilters {}
+
 impl Listing for CallFilters {
     type Page = CallList;
 
-    async fn fetch(
+    fn operation<'a>(
         &self,
-        client: &Client,
+        client: &'a Client,
         limit: Option<NonZeroU64>,
         cursor: Option<String>,
-    ) -> Result<CallList> {
-        client
-            .run(RequestOptions::default(), |raw| {
-                let mut request = raw.list_calls();
-                if let Some(limit) = limit {
-                    request = request.limit(limit);
-                }
-                if let Some(cursor) = cursor {
-                    request = request.cursor(cursor);
-                }
-                if let Some(status) = self.status {
-                    request = request.status(status);
-                }
-                if let Some(campaign_id) = self.campaign_id.clone() {
-                    request = request.campaign_id(campaign_id);
-                }
-                request
-            })
-            .await
+    ) -> impl crate::Operation<Output = CallList> + Send + use<'a> {
+        let mut request = client.raw.list_calls();
+        if let Some(limit) = limit {
+            request = request.limit(limit);
+        }
+        if let Some(cursor) = cursor {
+            request = request.cursor(cursor);
+        }
+        if let Some(status) = self.status {
+            request = request.status(status);
+        }
+        if let Some(campaign_id) = self.campaign_id.clone() {
+            request = request.campaign_id(campaign_id);
+        }
+        request
     }
 }

@@ -2,12 +2,13 @@
 
 use std::num::NonZeroU64;
 
-use crate::client::{Client, RequestOptions};
-use crate::error::Result;
-use crate::pagination::{List, Listing};
-use crate::types::{Campaign, CampaignActionResponse, CampaignList, CampaignStatus};
+use crate::client::Client;
+use crate::generated::builder;
+use crate::pagination::{List, Listing, Sealed};
+use crate::request::Request;
+use crate::types::{Campaign, CampaignList, CampaignStatus};
 use crate::validate;
-use crate::wait::{self, WaitOptions};
+use crate::wait::Wait;
 
 /// Campaigns: list, read, start, pause, wait. From [`Client::campaigns`].
 #[derive(Debug, Clone, Copy)]
@@ -24,13 +25,10 @@ impl Client {
 
 impl<'a> Campaigns<'a> {
     /// One campaign with its stats.
-    pub async fn get(&self, campaign_id: &str) -> Result<Campaign> {
-        let campaign_id = validate::id("campaign_id", campaign_id)?;
-        self.client
-            .run(RequestOptions::default(), |raw| {
-                raw.get_campaign().campaign_id(campaign_id)
-            })
-            .await
+    pub fn get(&self, campaign_id: &str) -> Request<'a, builder::GetCampaign<'a>> {
+        let operation = validate::id("campaign_id", campaign_id)
+            .map(|id| self.client.raw.get_campaign().campaign_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Lists campaigns: one page or a stream of every campaign.
@@ -39,53 +37,38 @@ impl<'a> Campaigns<'a> {
     }
 
     /// Starts (or resumes) a draft, scheduled or paused campaign (`409` otherwise).
-    pub async fn start(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
-        let campaign_id = validate::id("campaign_id", campaign_id)?;
-        self.client
-            .run_post(RequestOptions::default(), |raw, key| {
-                raw.start_campaign()
-                    .campaign_id(campaign_id)
-                    .idempotency_key(key)
-            })
-            .await
+    pub fn start(&self, campaign_id: &str) -> Request<'a, builder::StartCampaign<'a>> {
+        let operation = validate::id("campaign_id", campaign_id)
+            .map(|id| self.client.raw.start_campaign().campaign_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Pauses a running campaign: no new calls are queued, calls in flight finish.
-    pub async fn pause(&self, campaign_id: &str) -> Result<CampaignActionResponse> {
-        let campaign_id = validate::id("campaign_id", campaign_id)?;
-        self.client
-            .run_post(RequestOptions::default(), |raw, key| {
-                raw.pause_campaign()
-                    .campaign_id(campaign_id)
-                    .idempotency_key(key)
-            })
-            .await
+    pub fn pause(&self, campaign_id: &str) -> Request<'a, builder::PauseCampaign<'a>> {
+        let operation = validate::id("campaign_id", campaign_id)
+            .map(|id| self.client.raw.pause_campaign().campaign_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Polls the campaign until its run ends (`completed`, `cancelled` or
-    /// `paused`), then returns it.
-    pub async fn wait_until_finished(&self, campaign_id: &str) -> Result<Campaign> {
-        self.wait_until_finished_with(campaign_id, &WaitOptions::default())
-            .await
-    }
-
-    /// [`Campaigns::wait_until_finished`] with your own polling and timeout.
-    pub async fn wait_until_finished_with(
-        &self,
-        campaign_id: &str,
-        options: &WaitOptions,
-    ) -> Result<Campaign> {
-        wait::until(
-            options,
-            || self.get(campaign_id),
+    /// `paused`), then returns it. Polling and the deadline are set on the
+    /// [`Wait`].
+    pub fn wait_until_finished(&self, campaign_id: &str) -> Wait<'a, builder::GetCampaign<'a>> {
+        let operation = validate::id("campaign_id", campaign_id)
+            .map(|id| self.client.raw.get_campaign().campaign_id(id));
+        Wait::new(
+            self.client,
+            operation,
+            "campaign",
+            campaign_id,
             |c: &Campaign| {
                 matches!(
                     c.status,
                     CampaignStatus::Completed | CampaignStatus::Cancelled | CampaignStatus::Paused
                 )
             },
+            |c| c.status.to_string(),
         )
-        .await
     }
 }
 
@@ -94,28 +77,27 @@ pub type ListCampaigns<'a> = List<'a, CampaignFilters>;
 
 /// Filters of a campaign listing (none yet).
 #[derive(Debug, Clone, Default)]
+#[allow(unreachable_pub, reason = "named by `ListCampaigns`, never by users")]
 pub struct CampaignFilters {}
+
+impl Sealed for CampaignFilters {}
 
 impl Listing for CampaignFilters {
     type Page = CampaignList;
 
-    async fn fetch(
+    fn operation<'a>(
         &self,
-        client: &Client,
+        client: &'a Client,
         limit: Option<NonZeroU64>,
         cursor: Option<String>,
-    ) -> Result<CampaignList> {
-        client
-            .run(RequestOptions::default(), |raw| {
-                let mut request = raw.list_campaigns();
-                if let Some(limit) = limit {
-                    request = request.limit(limit);
-                }
-                if let Some(cursor) = cursor {
-                    request = request.cursor(cursor);
-                }
-                request
-            })
-            .await
+    ) -> impl crate::Operation<Output = CampaignList> + Send + use<'a> {
+        let mut request = client.raw.list_campaigns();
+        if let Some(limit) = limit {
+            request = request.limit(limit);
+        }
+        if let Some(cursor) = cursor {
+            request = request.cursor(cursor);
+        }
+        request
     }
 }

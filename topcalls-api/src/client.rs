@@ -1,21 +1,17 @@
-//! The client, its configuration, and the one path every operation takes.
+//! The client and its configuration. Operations run in `execute.rs`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use progenitor_client::ClientInfo as _;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use tracing::Instrument;
 
-use crate::body::ReadError;
-use crate::error::{
-    ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
-};
+use crate::error::{Error, Result};
 use crate::generated;
 use crate::retry::RetryPolicy;
-use crate::transport::{self, Exchange, Inner, Operation};
+use crate::transport::Inner;
+use crate::wire;
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.topcalls.ai";
@@ -35,9 +31,9 @@ pub const BASE_URL_ENV: &str = "TOPCALLS_BASE_URL";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    raw: generated::Client,
-    deadline: Option<Duration>,
-    observer: Option<Observer>,
+    pub(crate) raw: generated::Client,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) observer: Option<Observer>,
 }
 
 type Observer = Arc<dyn Fn(&ResponseInfo) + Send + Sync>;
@@ -97,248 +93,12 @@ impl Client {
         &self.raw.baseurl
     }
 
-    /// The generated client: one builder per operation, with the same
-    /// authentication, idempotency keys and retries as the rest of the SDK.
-    /// Its `send()` returns progenitor's `ResponseValue` (with the response
-    /// headers) and `Error<Problem>` rather than this crate's [`Error`].
+    /// The generated client: one builder per operation of openapi.yaml, for
+    /// anything the hand-written methods do not cover. Run a builder with
+    /// [`Client::send`]: the same path, options and [`Error`] as every
+    /// other method.
     pub fn raw(&self) -> &generated::Client {
         &self.raw
-    }
-
-    /// Runs one generated operation on the SDK's own path: options apply,
-    /// retries follow the policy, the overall deadline holds across
-    /// attempts, and errors come back as [`Error`].
-    pub(crate) async fn run<'a, O: Operation>(
-        &'a self,
-        options: RequestOptions,
-        build: impl FnOnce(&'a generated::Client) -> O,
-    ) -> Result<O::Output> {
-        let RequestOptions {
-            idempotency_key: _,
-            retry,
-            deadline,
-        } = options;
-        let mut request = build(&self.raw)
-            .into_request()
-            .map_err(crate::error::from_builder)?;
-        let idempotency_key =
-            transport::authorize(&self.raw.inner, &mut request).map_err(Error::InvalidRequest)?;
-        let span = tracing::info_span!(
-            "topcalls.operation",
-            operation = O::ID,
-            status = tracing::field::Empty
-        );
-        // Only observers are told the elapsed time: no clock read otherwise.
-        let started = self.observer.is_some().then(std::time::Instant::now);
-        let mut exchange = Exchange {
-            idempotency_key,
-            ..Exchange::default()
-        };
-        let policy = retry.as_ref().unwrap_or(&self.raw.inner.retry);
-        let limit = deadline.or(self.deadline);
-        let outcome = {
-            // Pinned in place: the deadline and the span wrap a reference,
-            // so the attempt's state is stored once, never copied per wrapper.
-            let attempt =
-                std::pin::pin!(self.attempt::<O::Output>(request, policy, O::ID, &mut exchange));
-            // Spans cost even when nobody listens (the `log` bridge): skip them then.
-            match (limit, span.is_disabled()) {
-                (None, true) => Some(attempt.await),
-                (None, false) => Some(attempt.instrument(span.clone()).await),
-                (Some(limit), true) => tokio::time::timeout(limit, attempt).await.ok(),
-                (Some(limit), false) => tokio::time::timeout(limit, attempt)
-                    .instrument(span.clone())
-                    .await
-                    .ok(),
-            }
-        };
-        if let Some(observer) = &self.observer {
-            observer(&ResponseInfo {
-                operation: O::ID,
-                status: exchange.last_status.map(|s| s.as_u16()),
-                request_id: exchange.request_id(),
-                attempts: exchange.attempts,
-                idempotency_key: exchange.idempotency_key.clone(),
-                elapsed: started.map(|s| s.elapsed()).unwrap_or_default(),
-            });
-        }
-        let result = outcome.unwrap_or_else(|| {
-            Err(Error::Deadline(Box::new(DeadlineError {
-                deadline: limit.unwrap_or_default(),
-                idempotency_key: exchange.idempotency_key.take(),
-                may_have_taken_effect: exchange.attempts > 0,
-                attempts: exchange.attempts,
-            })))
-        });
-        if !span.is_disabled() {
-            if let Some(status) = exchange.last_status {
-                span.record("status", status.as_u16());
-            }
-            if let Err(error) = &result {
-                tracing::debug!(parent: &span, %error, "operation failed");
-            }
-        }
-        result
-    }
-
-    /// Sends `request` under `policy` and reads the answer: the success body
-    /// decoded as `T`, or the error the API answered with.
-    async fn attempt<T: serde::de::DeserializeOwned>(
-        &self,
-        request: reqwest::Request,
-        policy: &RetryPolicy,
-        operation: &'static str,
-        exchange: &mut Exchange,
-    ) -> Result<T> {
-        let limit = self.raw.inner.max_response_bytes;
-        let response = crate::retry::execute(
-            self.raw.client(),
-            request,
-            operation,
-            policy,
-            limit,
-            |event| {
-                exchange.record(event);
-            },
-        )
-        .await
-        .map_err(|source| crate::error::transport(source, exchange))?;
-        answer(response, limit, exchange).await
-    }
-
-    /// Like [`Client::run`] for a POST: the idempotency key is fixed before
-    /// the first attempt (the caller's, or a fresh one) so that every retry,
-    /// and every error, carries it.
-    pub(crate) async fn run_post<'a, O: Operation>(
-        &'a self,
-        mut options: RequestOptions,
-        build: impl FnOnce(&'a generated::Client, String) -> O,
-    ) -> Result<O::Output> {
-        let key = match options.idempotency_key.take() {
-            Some(key) => validate_idempotency_key(key)?,
-            None => transport::new_idempotency_key(),
-        };
-        self.run(options, |raw| build(raw, key)).await
-    }
-}
-
-/// Reads the final response of an operation: its success body, at most
-/// `limit` bytes of it, decoded as `T`; or the error it stands for.
-pub(crate) async fn answer<T: serde::de::DeserializeOwned>(
-    response: reqwest::Response,
-    limit: usize,
-    exchange: &Exchange,
-) -> Result<T> {
-    let status = response.status();
-    if status.is_redirection() {
-        // Never followed (see `ClientBuilder::build`): say where it pointed.
-        return Err(Error::Redirect(Box::new(RedirectError {
-            status,
-            location: response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            request_id: exchange.request_id(),
-            idempotency_key: exchange.idempotency_key.clone(),
-        })));
-    }
-    // An error keeps its headers (`Retry-After`, the request id).
-    let headers = (!status.is_success()).then(|| response.headers().clone());
-    let body = crate::body::read(response, limit)
-        .await
-        .map_err(|error| match error {
-            ReadError::Transport(source) => crate::error::transport(source, exchange),
-            ReadError::TooLarge { declared } => {
-                Error::ResponseTooLarge(Box::new(ResponseTooLargeError {
-                    status,
-                    limit,
-                    declared_length: declared,
-                    request_id: exchange.request_id(),
-                    idempotency_key: exchange.idempotency_key.clone(),
-                }))
-            }
-        })?;
-    let Some(headers) = headers else {
-        // An empty body (`204 No Content`) reads as JSON `null`: `()`
-        // for operations without a body, a decode error for the others.
-        let json: &[u8] = if body.is_empty() { b"null" } else { &body };
-        return serde_json::from_slice(json).map_err(|source| {
-            Error::Decode(Box::new(DecodeError {
-                status,
-                request_id: exchange.request_id(),
-                body,
-                source,
-            }))
-        });
-    };
-    // Keep the raw error body: the Problem's extra members, or a body
-    // that is not Problem+JSON at all, stay reachable from the error.
-    tracing::trace!(status = status.as_u16(), body = %crate::redact::preview(&body), "error response body");
-    Err(Error::Api(Box::new(ApiError::new(
-        status,
-        headers,
-        body,
-        exchange.idempotency_key.clone(),
-    ))))
-}
-
-fn validate_idempotency_key(key: String) -> Result<String> {
-    let valid_chars = key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if (8..=255).contains(&key.len()) && valid_chars {
-        Ok(key)
-    } else {
-        Err(Error::InvalidRequest(format!(
-            "idempotency key must be 8 to 255 characters of A-Z, a-z, 0-9, `_` and `-` (got {} characters)",
-            key.len()
-        )))
-    }
-}
-
-/// Per-request settings that override the client's.
-///
-/// ```
-/// use std::time::Duration;
-/// use topcalls_api::{RequestOptions, RetryPolicy};
-///
-/// let options = RequestOptions::new()
-///     .idempotency_key("order-1234-reminder")
-///     .retry(RetryPolicy::default().max_retries(5))
-///     .deadline(Duration::from_secs(30));
-/// # let _ = options;
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct RequestOptions {
-    idempotency_key: Option<String>,
-    retry: Option<RetryPolicy>,
-    deadline: Option<Duration>,
-}
-
-impl RequestOptions {
-    /// Options that change nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// The `Idempotency-Key` for a POST (8–255 of `[A-Za-z0-9_-]`). Without
-    /// one the SDK generates a key per logical request; pass the key of an
-    /// earlier attempt ([`Error::idempotency_key`]) to repeat it safely.
-    #[must_use]
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-    /// The retry policy for this request.
-    #[must_use]
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-    /// One deadline across all attempts of this request.
-    #[must_use]
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
-        self
     }
 }
 
@@ -367,6 +127,7 @@ pub struct ClientBuilder {
     deadline: Option<Duration>,
     observer: Option<Observer>,
     max_response_bytes: Option<usize>,
+    plain_http_to_any_host: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -380,6 +141,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("plain_http_to_any_host", &self.plain_http_to_any_host)
             .finish_non_exhaustive()
     }
 }
@@ -414,10 +176,32 @@ impl ClientBuilder {
     }
 
     /// The API's base URL; default `https://api.topcalls.ai`. Plain `http://`
-    /// is only accepted for loopback hosts (a local sandbox).
+    /// is only accepted for loopback hosts (a local sandbox), unless
+    /// [`ClientBuilder::danger_allow_plain_http_to_any_host`] says otherwise.
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a plain `http://` base URL to a host that is not loopback: a
+    /// sandbox in another container of a Docker Compose file, or a CI
+    /// service. The API key then crosses that network **in clear text**, on
+    /// every request; never use it towards the real API or over a network
+    /// you do not control. Off by default.
+    ///
+    /// ```
+    /// let client = topcalls_api::Client::builder()
+    ///     .api_key("tc_test_sandbox")
+    ///     .base_url("http://sandbox:8080")
+    ///     .danger_allow_plain_http_to_any_host(true)
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "http://sandbox:8080");
+    /// # Ok::<(), topcalls_api::Error>(())
+    /// ```
+    #[must_use]
+    pub fn danger_allow_plain_http_to_any_host(mut self, allow: bool) -> Self {
+        self.plain_http_to_any_host = allow;
         self
     }
 
@@ -521,7 +305,10 @@ impl ClientBuilder {
                 )
             })?;
         authorization.set_sensitive(true);
-        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let base_url = normalize_base_url(
+            self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
+            self.plain_http_to_any_host,
+        )?;
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("topcalls-rs/{}", env!("CARGO_PKG_VERSION")));
@@ -532,11 +319,11 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(
                     self.connect_timeout
-                        .unwrap_or(transport::DEFAULT_CONNECT_TIMEOUT),
+                        .unwrap_or(wire::DEFAULT_CONNECT_TIMEOUT),
                 )
                 .timeout(
                     self.request_timeout
-                        .unwrap_or(transport::DEFAULT_REQUEST_TIMEOUT),
+                        .unwrap_or(wire::DEFAULT_REQUEST_TIMEOUT),
                 )
                 // The API never redirects. Following one would re-send the
                 // body (a carrier's SIP password, say) and the idempotency
@@ -564,8 +351,9 @@ impl ClientBuilder {
 }
 
 /// Checks the base URL: absolute, http(s), no query; `http` only to loopback
-/// so the key never crosses a network in clear text. Drops a trailing `/`.
-fn normalize_base_url(raw: &str) -> Result<String> {
+/// (unless `plain_http_to_any_host`) so the key never crosses a network in
+/// clear text by accident. Drops a trailing `/`.
+fn normalize_base_url(raw: &str, plain_http_to_any_host: bool) -> Result<String> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
     match url.scheme() {
@@ -577,9 +365,9 @@ fn normalize_base_url(raw: &str) -> Result<String> {
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
             };
-            if !loopback {
+            if !loopback && !plain_http_to_any_host {
                 return Err(Error::Config(format!(
-                    "refusing to send the API key over plain http to `{raw}`: use https (http is allowed for localhost only)"
+                    "refusing to send the API key over plain http to `{raw}`: use https (plain http goes to loopback only, unless ClientBuilder::danger_allow_plain_http_to_any_host)"
                 )));
             }
         }
@@ -649,15 +437,19 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(error, Error::Config(_)), "{bad}: {error}");
         }
-    }
-
-    #[test]
-    fn idempotency_keys_are_checked() {
-        assert!(validate_idempotency_key("order-1234".into()).is_ok());
-        assert!(validate_idempotency_key("short".into()).is_err());
-        assert!(validate_idempotency_key("has space in it".into()).is_err());
-        assert!(validate_idempotency_key("x".repeat(256)).is_err());
-        let generated = transport::new_idempotency_key();
-        assert!(validate_idempotency_key(generated).is_ok());
+        // The opt-in opens plain http, and nothing else.
+        for (url, ok) in [
+            ("http://sandbox:8080", true),
+            ("http://10.0.0.1", true),
+            ("ftp://sandbox", false),
+            ("http://sandbox/?a=b", false),
+        ] {
+            let built = Client::builder()
+                .api_key("k")
+                .base_url(url)
+                .danger_allow_plain_http_to_any_host(true)
+                .build();
+            assert_eq!(built.is_ok(), ok, "{url}");
+        }
     }
 }

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::transport::{Exchange, REQUEST_ID};
 use crate::types::{Problem, ProblemFieldError};
+use crate::wire::REQUEST_ID;
 
 /// `Result` with the SDK's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,6 +47,10 @@ pub enum Error {
     /// request (its body and idempotency key) wherever the server says.
     #[error(transparent)]
     Redirect(Box<RedirectError>),
+    /// A `wait_until_finished` gave up: the resource had not finished when
+    /// its deadline passed.
+    #[error(transparent)]
+    WaitTimeout(Box<WaitTimeoutError>),
 }
 
 impl Error {
@@ -108,7 +112,8 @@ impl Error {
 
     /// Options that repeat the failed operation safely: the same idempotency
     /// key, so the server answers with the first attempt's result if that one
-    /// took effect. `None` when the request carried no key (not a POST).
+    /// took effect. Apply them with [`crate::Request::options`]. `None` when
+    /// the request carried no key (not a POST: repeat it as it is).
     ///
     /// ```no_run
     /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
@@ -118,7 +123,7 @@ impl Error {
     /// let placed = match client.calls().create(call()).await {
     ///     Err(e) if e.may_have_taken_effect() => {
     ///         let options = e.retry_options().expect("a POST carries a key");
-    ///         client.calls().create_with(call(), options).await?
+    ///         client.calls().create(call()).options(options).await?
     ///     }
     ///     other => other?,
     /// };
@@ -158,6 +163,21 @@ impl Error {
     /// key was reused with another body.
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(StatusCode::CONFLICT)
+    }
+}
+
+/// A generated request type that failed its own checks (a pattern, a
+/// length): nothing was sent.
+impl From<crate::types::error::ConversionError> for Error {
+    fn from(error: crate::types::error::ConversionError) -> Self {
+        Error::InvalidRequest(error.to_string())
+    }
+}
+
+/// A request that was already the request type.
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 
@@ -229,7 +249,7 @@ impl fmt::Display for DeadlineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "deadline of {:?} passed after {} attempt(s)",
+            "the operation's deadline of {:?} passed after {} attempt(s)",
             self.deadline, self.attempts
         )
     }
@@ -240,27 +260,6 @@ impl std::error::Error for DeadlineError {}
 /// A response body over the client's size limit. Nothing beyond the limit
 /// was read: a `Content-Length` over it is refused before the body, a body
 /// streaming past it is cut off there.
-///
-/// Callers of the generated builders ([`crate::Client::raw`]) meet it as
-/// the cause of a `ResponseBodyError`:
-///
-/// ```
-/// use std::error::Error as _;
-/// use topcalls_api::ResponseTooLargeError;
-/// use topcalls_api::generated::Error;
-/// use topcalls_api::types::Problem;
-///
-/// fn too_large(error: &Error<Problem>) -> Option<&ResponseTooLargeError> {
-///     let mut cause = error.source();
-///     while let Some(error) = cause {
-///         if let Some(found) = error.downcast_ref::<ResponseTooLargeError>() {
-///             return Some(found);
-///         }
-///         cause = error.source();
-///     }
-///     None
-/// }
-/// ```
 #[derive(Debug, Clone)]
 pub struct ResponseTooLargeError {
     pub(crate) status: StatusCode,
@@ -344,6 +343,58 @@ impl fmt::Display for RedirectError {
 }
 
 impl std::error::Error for RedirectError {}
+
+/// A wait for a call or campaign to finish gave up at its deadline.
+#[derive(Debug, Clone)]
+pub struct WaitTimeoutError {
+    pub(crate) resource: &'static str,
+    pub(crate) id: String,
+    pub(crate) last_status: Option<String>,
+    pub(crate) deadline: Duration,
+    pub(crate) polls: u32,
+}
+
+impl WaitTimeoutError {
+    /// What was waited for: `call` or `campaign`.
+    pub fn resource(&self) -> &str {
+        self.resource
+    }
+    /// Its id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Its status at the last poll that answered, if any did.
+    pub fn last_status(&self) -> Option<&str> {
+        self.last_status.as_deref()
+    }
+    /// The deadline that passed.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+    /// Polls started before the deadline.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+}
+
+impl fmt::Display for WaitTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} `{}` had not finished when the wait's deadline of {:?} passed ({} poll(s)); ",
+            self.resource,
+            self.id.escape_debug(),
+            self.deadline,
+            self.polls
+        )?;
+        match &self.last_status {
+            Some(status) => write!(f, "last status `{}`", status.escape_debug()),
+            None => f.write_str("no poll answered"),
+        }
+    }
+}
+
+impl std::error::Error for WaitTimeoutError {}
 
 /// The API answered with an error status. The Problem+JSON body, the request
 /// id and the raw response stay reachable.
@@ -443,7 +494,7 @@ impl ApiError {
     /// for none, or for one that is not a usable number (negative, NaN,
     /// infinite, text).
     pub fn retry_after(&self) -> Option<Duration> {
-        crate::retry::retry_after(&self.headers)
+        crate::wire::retry_after(&self.headers)
     }
 }
 
@@ -534,29 +585,6 @@ impl std::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.source)
     }
-}
-
-/// A request the generated builder could not make (a parameter that failed
-/// its type's checks, or a URL reqwest refused): nothing was sent.
-pub(crate) fn from_builder(error: progenitor_client::Error<Problem>) -> Error {
-    match error {
-        progenitor_client::Error::InvalidRequest(message) => Error::InvalidRequest(message),
-        other => Error::InvalidRequest(other.to_string()),
-    }
-}
-
-/// No usable answer: the connection failed, an attempt timed out, or the
-/// body broke off. Whether the request may have taken effect follows from
-/// how far the attempts got.
-pub(crate) fn transport(source: reqwest::Error, exchange: &Exchange) -> Error {
-    let may_have_taken_effect =
-        exchange.attempts > 0 && !source.is_connect() && !source.is_builder();
-    Error::Transport(Box::new(TransportError {
-        source,
-        idempotency_key: exchange.idempotency_key.clone(),
-        may_have_taken_effect,
-        attempts: exchange.attempts,
-    }))
 }
 
 #[cfg(test)]

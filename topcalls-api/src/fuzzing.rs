@@ -8,15 +8,15 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 
 use crate::error::{ResponseTooLargeError, Result};
-use crate::transport::Exchange;
+use crate::execute::Exchange;
 
 /// The longest wait a `Retry-After` / `retry-after-ms` can ask for.
-pub const MAX_RETRY_AFTER: Duration = crate::retry::MAX_RETRY_AFTER;
+pub const MAX_RETRY_AFTER: Duration = crate::wire::MAX_RETRY_AFTER;
 
 /// The wait `headers` ask for, as of `now`: what the retry loop and
 /// [`crate::ApiError::retry_after`] read.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    crate::retry::retry_after_at(headers, now)
+    crate::wire::retry_after_at(headers, now)
 }
 
 /// Reads and decodes a final response as [`crate::Client`] does: at most
@@ -26,7 +26,7 @@ pub async fn answer<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
     limit: usize,
 ) -> Result<T> {
-    crate::client::answer(response, limit, &Exchange::default()).await
+    crate::execute::answer(response, limit, &Exchange::default()).await
 }
 
 /// `response` with its body limited to `limit` bytes, as the generated

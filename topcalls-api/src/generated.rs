@@ -77,28 +77,13 @@ pub struct Client {
     pub(crate) inner: crate::transport::Inner,
 }
 impl Client {
-    /// Create a new client.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::transport::Inner) -> Self {
-        #[cfg(not(target_arch = "wasm32"))]
-        let client = {
-            let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
-        };
-        #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap(), inner)
-    }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
     ///
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(
+    pub(crate) fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
         inner: crate::transport::Inner,
@@ -676,59 +661,6 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client }
         }
-        ///Sends a `GET` request to `/v1/balance`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Balance>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "get_balance",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::list_calls`]
 
@@ -802,66 +734,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/v1/calls`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::CallList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_calls",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::create_call`]
 
@@ -917,87 +789,6 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/v1/calls`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::CreateCallResponse>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "create_call",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                402u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::get_call`]
 
@@ -1025,66 +816,6 @@ pub mod builder {
                         .to_string()
                 });
             self
-        }
-        ///Sends a `GET` request to `/v1/calls/{call_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Call>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "get_call",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::cancel_call`]
@@ -1129,80 +860,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `POST` request to `/v1/calls/{call_id}/cancel`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::CancelCallResponse>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "cancel_call",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::stop_call`]
 
@@ -1245,80 +902,6 @@ pub mod builder {
                         .to_string()
                 });
             self
-        }
-        ///Sends a `POST` request to `/v1/calls/{call_id}/stop`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::StopCallResponse>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "stop_call",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::list_campaigns`]
@@ -1364,66 +947,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/v1/campaigns`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::CampaignList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_campaigns",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::get_campaign`]
 
@@ -1451,66 +974,6 @@ pub mod builder {
                         .to_string()
                 });
             self
-        }
-        ///Sends a `GET` request to `/v1/campaigns/{campaign_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Campaign>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "get_campaign",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::pause_campaign`]
@@ -1555,83 +1018,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `POST` request to `/v1/campaigns/{campaign_id}/pause`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::CampaignActionResponse>,
-            Error<types::Problem>,
-        > {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "pause_campaign",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::start_campaign`]
 
@@ -1675,83 +1061,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `POST` request to `/v1/campaigns/{campaign_id}/start`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::CampaignActionResponse>,
-            Error<types::Problem>,
-        > {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "start_campaign",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::list_models`]
 
@@ -1763,59 +1072,6 @@ pub mod builder {
     impl<'a> ListModels<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client }
-        }
-        ///Sends a `GET` request to `/v1/models`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::ModelList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_models",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::list_phone_numbers`]
@@ -1860,66 +1116,6 @@ pub mod builder {
                         .to_string()
                 });
             self
-        }
-        ///Sends a `GET` request to `/v1/phone-numbers`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::PhoneNumberList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_phone_numbers",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::create_phone_number`]
@@ -1978,87 +1174,6 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/v1/phone-numbers`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "create_phone_number",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                402u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::list_carriers`]
 
@@ -2070,59 +1185,6 @@ pub mod builder {
     impl<'a> ListCarriers<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client }
-        }
-        ///Sends a `GET` request to `/v1/phone-numbers/carriers`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::CarrierList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_carriers",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::create_carrier`]
@@ -2181,80 +1243,6 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/v1/phone-numbers/carriers`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Carrier>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "create_carrier",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::delete_carrier`]
 
@@ -2282,71 +1270,6 @@ pub mod builder {
                         .to_string()
                 });
             self
-        }
-        ///Sends a `DELETE` request to `/v1/phone-numbers/carriers/{carrier_id}`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "delete_carrier",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                204u16 => Ok(ResponseValue::empty(response)),
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                402u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::get_phone_number`]
@@ -2376,66 +1299,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/v1/phone-numbers/{phone_number_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::PhoneNumber>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "get_phone_number",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::delete_phone_number`]
 
@@ -2464,64 +1327,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `DELETE` request to `/v1/phone-numbers/{phone_number_id}`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "delete_phone_number",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                204u16 => Ok(ResponseValue::empty(response)),
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::list_voices`]
 
@@ -2533,59 +1338,6 @@ pub mod builder {
     impl<'a> ListVoices<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client }
-        }
-        ///Sends a `GET` request to `/v1/voices`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::AccountVoiceList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_voices",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
         }
     }
     /**Builder for [`Client::list_builtin_voices`]
@@ -2660,66 +1412,6 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/v1/voices/builtin`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::VoiceList>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "list_builtin_voices",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
     /**Builder for [`Client::create_webhook_subscription`]
 
@@ -2778,82 +1470,9 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/v1/webhooks`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::WebhookSubscription>, Error<types::Problem>> {
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            let info = OperationInfo {
-                operation_id: "create_webhook_subscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                503u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
     }
-    impl<'a> crate::transport::Operation for GetBalance<'a> {
+    impl<'a> crate::operation::Sealed for GetBalance<'a> {}
+    impl<'a> crate::operation::Operation for GetBalance<'a> {
         type Output = types::Balance;
         const ID: &'static str = "get_balance";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -2880,7 +1499,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListCalls<'a> {
+    impl<'a> crate::operation::Sealed for ListCalls<'a> {}
+    impl<'a> crate::operation::Operation for ListCalls<'a> {
         type Output = types::CallList;
         const ID: &'static str = "list_calls";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -2915,7 +1535,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for CreateCall<'a> {
+    impl<'a> crate::operation::Sealed for CreateCall<'a> {}
+    impl<'a> crate::operation::Operation for CreateCall<'a> {
         type Output = types::CreateCallResponse;
         const ID: &'static str = "create_call";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -2952,7 +1573,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for GetCall<'a> {
+    impl<'a> crate::operation::Sealed for GetCall<'a> {}
+    impl<'a> crate::operation::Operation for GetCall<'a> {
         type Output = types::Call;
         const ID: &'static str = "get_call";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -2982,7 +1604,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for CancelCall<'a> {
+    impl<'a> crate::operation::Sealed for CancelCall<'a> {}
+    impl<'a> crate::operation::Operation for CancelCall<'a> {
         type Output = types::CancelCallResponse;
         const ID: &'static str = "cancel_call";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3017,7 +1640,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for StopCall<'a> {
+    impl<'a> crate::operation::Sealed for StopCall<'a> {}
+    impl<'a> crate::operation::Operation for StopCall<'a> {
         type Output = types::StopCallResponse;
         const ID: &'static str = "stop_call";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3052,7 +1676,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListCampaigns<'a> {
+    impl<'a> crate::operation::Sealed for ListCampaigns<'a> {}
+    impl<'a> crate::operation::Operation for ListCampaigns<'a> {
         type Output = types::CampaignList;
         const ID: &'static str = "list_campaigns";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3083,7 +1708,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for GetCampaign<'a> {
+    impl<'a> crate::operation::Sealed for GetCampaign<'a> {}
+    impl<'a> crate::operation::Operation for GetCampaign<'a> {
         type Output = types::Campaign;
         const ID: &'static str = "get_campaign";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3114,7 +1740,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for PauseCampaign<'a> {
+    impl<'a> crate::operation::Sealed for PauseCampaign<'a> {}
+    impl<'a> crate::operation::Operation for PauseCampaign<'a> {
         type Output = types::CampaignActionResponse;
         const ID: &'static str = "pause_campaign";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3149,7 +1776,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for StartCampaign<'a> {
+    impl<'a> crate::operation::Sealed for StartCampaign<'a> {}
+    impl<'a> crate::operation::Operation for StartCampaign<'a> {
         type Output = types::CampaignActionResponse;
         const ID: &'static str = "start_campaign";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3184,7 +1812,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListModels<'a> {
+    impl<'a> crate::operation::Sealed for ListModels<'a> {}
+    impl<'a> crate::operation::Operation for ListModels<'a> {
         type Output = types::ModelList;
         const ID: &'static str = "list_models";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3211,7 +1840,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListPhoneNumbers<'a> {
+    impl<'a> crate::operation::Sealed for ListPhoneNumbers<'a> {}
+    impl<'a> crate::operation::Operation for ListPhoneNumbers<'a> {
         type Output = types::PhoneNumberList;
         const ID: &'static str = "list_phone_numbers";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3242,7 +1872,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for CreatePhoneNumber<'a> {
+    impl<'a> crate::operation::Sealed for CreatePhoneNumber<'a> {}
+    impl<'a> crate::operation::Operation for CreatePhoneNumber<'a> {
         type Output = types::PhoneNumber;
         const ID: &'static str = "create_phone_number";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3280,7 +1911,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListCarriers<'a> {
+    impl<'a> crate::operation::Sealed for ListCarriers<'a> {}
+    impl<'a> crate::operation::Operation for ListCarriers<'a> {
         type Output = types::CarrierList;
         const ID: &'static str = "list_carriers";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3307,7 +1939,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for CreateCarrier<'a> {
+    impl<'a> crate::operation::Sealed for CreateCarrier<'a> {}
+    impl<'a> crate::operation::Operation for CreateCarrier<'a> {
         type Output = types::Carrier;
         const ID: &'static str = "create_carrier";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3344,7 +1977,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for DeleteCarrier<'a> {
+    impl<'a> crate::operation::Sealed for DeleteCarrier<'a> {}
+    impl<'a> crate::operation::Operation for DeleteCarrier<'a> {
         type Output = ();
         const ID: &'static str = "delete_carrier";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3375,7 +2009,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for GetPhoneNumber<'a> {
+    impl<'a> crate::operation::Sealed for GetPhoneNumber<'a> {}
+    impl<'a> crate::operation::Operation for GetPhoneNumber<'a> {
         type Output = types::PhoneNumber;
         const ID: &'static str = "get_phone_number";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3406,7 +2041,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for DeletePhoneNumber<'a> {
+    impl<'a> crate::operation::Sealed for DeletePhoneNumber<'a> {}
+    impl<'a> crate::operation::Operation for DeletePhoneNumber<'a> {
         type Output = ();
         const ID: &'static str = "delete_phone_number";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3437,7 +2073,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListVoices<'a> {
+    impl<'a> crate::operation::Sealed for ListVoices<'a> {}
+    impl<'a> crate::operation::Operation for ListVoices<'a> {
         type Output = types::AccountVoiceList;
         const ID: &'static str = "list_voices";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3464,7 +2101,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for ListBuiltinVoices<'a> {
+    impl<'a> crate::operation::Sealed for ListBuiltinVoices<'a> {}
+    impl<'a> crate::operation::Operation for ListBuiltinVoices<'a> {
         type Output = types::VoiceList;
         const ID: &'static str = "list_builtin_voices";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -3499,7 +2137,8 @@ pub mod builder {
             Ok(request)
         }
     }
-    impl<'a> crate::transport::Operation for CreateWebhookSubscription<'a> {
+    impl<'a> crate::operation::Sealed for CreateWebhookSubscription<'a> {}
+    impl<'a> crate::operation::Operation for CreateWebhookSubscription<'a> {
         type Output = types::WebhookSubscription;
         const ID: &'static str = "create_webhook_subscription";
         fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {

@@ -16,33 +16,44 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every `POST` carries an `Idempotency-Key` that stays the same across
-//! retries, so a retried request never places a call twice. Errors are one
-//! [`Error`] type; API errors keep the status, the Problem+JSON body and the
-//! request id ([`ApiError`]).
+//! Every operation returns a value to `.await`; before that, set its
+//! options: `.deadline(d)`, `.retry(policy)`, `.idempotency_key(key)`
+//! ([`Request`]), or all at once with `.options(…)`. Paginated lists are a
+//! [`List`] (`.page()` / `.stream()`), waits a [`Wait`]. Every `POST`
+//! carries an `Idempotency-Key` that stays the same across retries, so a
+//! retried request never places a call twice. Errors are one [`Error`]
+//! type; API errors keep the status, the Problem+JSON body and the request
+//! id ([`ApiError`]).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod account;
 mod body;
 mod calls;
 mod campaigns;
-mod catalog;
 mod client;
+mod configuration;
 mod error;
+mod execute;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod operation;
 mod pagination;
 mod phone_numbers;
 mod redact;
+mod request;
 mod requests;
 mod retry;
 mod transport;
 mod validate;
 mod wait;
+mod webhook_subscriptions;
 pub mod webhooks;
+mod wire;
 
 /// The generated client: one builder per operation of openapi.yaml, reachable
-/// through [`Client::raw`].
+/// through [`Client::raw`] and run with [`Client::send`].
 #[rustfmt::skip]
 #[allow(
     missing_docs,
@@ -54,23 +65,25 @@ pub mod webhooks;
 )]
 pub mod generated;
 
-pub use calls::{CallFilters, Calls, ListCalls, is_finished};
-pub use campaigns::{CampaignFilters, Campaigns, ListCampaigns};
-pub use catalog::{ListBuiltinVoices, WebhookSubscriptions};
+pub use calls::{Calls, ListCalls, is_finished};
+pub use campaigns::{Campaigns, ListCampaigns};
 pub use client::{
-    API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions,
-    ResponseInfo,
+    API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, ResponseInfo,
 };
+pub use configuration::ListBuiltinVoices;
 pub use error::{
     ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
-    TransportError,
+    TransportError, WaitTimeoutError,
 };
-pub use pagination::{List, Listing, Page};
-pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumberFilters, PhoneNumbers};
-pub use requests::{NewCall, NewPhoneNumber, NewWebhookSubscription};
+pub use operation::Operation;
+pub use pagination::{Items, List, Listing, Page};
+pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
+pub use request::{Request, RequestOptions};
+pub use requests::{NewCall, NewCarrier, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
-pub use wait::WaitOptions;
+pub use wait::{Wait, WaitOptions};
+pub use webhook_subscriptions::WebhookSubscriptions;
 
 /// The README's code, compiled as doctests.
 #[doc = include_str!("../../README.md")]

@@ -1,16 +1,13 @@
 //! `client.phone_numbers()`: caller ids and bring-your-own SIP carriers.
 
-use std::fmt;
-
 use std::num::NonZeroU64;
 
-use crate::client::{Client, RequestOptions};
-use crate::error::Result;
-use crate::pagination::{List, Listing};
-use crate::types::{
-    Carrier, CarrierList, CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumber,
-    PhoneNumberList,
-};
+use crate::client::Client;
+use crate::error::Error;
+use crate::generated::builder;
+use crate::pagination::{List, Listing, Sealed};
+use crate::request::Request;
+use crate::types::{CreateCarrierRequest, CreatePhoneNumberRequest, PhoneNumberList};
 use crate::validate;
 
 /// Phone numbers and carriers. From [`Client::phone_numbers`].
@@ -28,46 +25,28 @@ impl Client {
 
 impl<'a> PhoneNumbers<'a> {
     /// Adds a number (E.164, checked before sending).
-    pub async fn create<R>(&self, request: R) -> Result<PhoneNumber>
+    pub fn create<R>(&self, request: R) -> Request<'a, builder::CreatePhoneNumber<'a>>
     where
         R: TryInto<CreatePhoneNumberRequest>,
-        R::Error: fmt::Display,
+        R::Error: Into<Error>,
     {
-        self.create_with(request, RequestOptions::default()).await
-    }
-
-    /// [`PhoneNumbers::create`] with per-request options.
-    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<PhoneNumber>
-    where
-        R: TryInto<CreatePhoneNumberRequest>,
-        R::Error: fmt::Display,
-    {
-        let body: CreatePhoneNumberRequest = validate::convert(request)?;
-        self.client
-            .run_post(options, |raw, key| {
-                raw.create_phone_number().idempotency_key(key).body(body)
-            })
-            .await
+        let operation = validate::convert(request)
+            .map(|body: CreatePhoneNumberRequest| self.client.raw.create_phone_number().body(body));
+        Request::new(self.client, operation)
     }
 
     /// One number.
-    pub async fn get(&self, phone_number_id: &str) -> Result<PhoneNumber> {
-        let id = validate::id("phone_number_id", phone_number_id)?;
-        self.client
-            .run(RequestOptions::default(), |raw| {
-                raw.get_phone_number().phone_number_id(id)
-            })
-            .await
+    pub fn get(&self, phone_number_id: &str) -> Request<'a, builder::GetPhoneNumber<'a>> {
+        let operation = validate::id("phone_number_id", phone_number_id)
+            .map(|id| self.client.raw.get_phone_number().phone_number_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Removes a number (soft delete: it stops appearing in reads and lists).
-    pub async fn delete(&self, phone_number_id: &str) -> Result<()> {
-        let id = validate::id("phone_number_id", phone_number_id)?;
-        self.client
-            .run(RequestOptions::default(), |raw| {
-                raw.delete_phone_number().phone_number_id(id)
-            })
-            .await
+    pub fn delete(&self, phone_number_id: &str) -> Request<'a, builder::DeletePhoneNumber<'a>> {
+        let operation = validate::id("phone_number_id", phone_number_id)
+            .map(|id| self.client.raw.delete_phone_number().phone_number_id(id));
+        Request::new(self.client, operation)
     }
 
     /// Lists numbers: one page or a stream of every number.
@@ -88,29 +67,31 @@ pub type ListPhoneNumbers<'a> = List<'a, PhoneNumberFilters>;
 
 /// Filters of a phone number listing (none yet).
 #[derive(Debug, Clone, Default)]
+#[allow(
+    unreachable_pub,
+    reason = "named by `ListPhoneNumbers`, never by users"
+)]
 pub struct PhoneNumberFilters {}
+
+impl Sealed for PhoneNumberFilters {}
 
 impl Listing for PhoneNumberFilters {
     type Page = PhoneNumberList;
 
-    async fn fetch(
+    fn operation<'a>(
         &self,
-        client: &Client,
+        client: &'a Client,
         limit: Option<NonZeroU64>,
         cursor: Option<String>,
-    ) -> Result<PhoneNumberList> {
-        client
-            .run(RequestOptions::default(), |raw| {
-                let mut request = raw.list_phone_numbers();
-                if let Some(limit) = limit {
-                    request = request.limit(limit);
-                }
-                if let Some(cursor) = cursor {
-                    request = request.cursor(cursor);
-                }
-                request
-            })
-            .await
+    ) -> impl crate::Operation<Output = PhoneNumberList> + Send + use<'a> {
+        let mut request = client.raw.list_phone_numbers();
+        if let Some(limit) = limit {
+            request = request.limit(limit);
+        }
+        if let Some(cursor) = cursor {
+            request = request.cursor(cursor);
+        }
+        request
     }
 }
 
@@ -120,45 +101,30 @@ pub struct Carriers<'a> {
     client: &'a Client,
 }
 
-impl Carriers<'_> {
-    /// Adds a carrier. Pass its `voip_carrier_sid` when adding numbers.
-    pub async fn create<R>(&self, request: R) -> Result<Carrier>
+impl<'a> Carriers<'a> {
+    /// Adds a carrier ([`crate::NewCarrier`], or the generated request type).
+    /// Pass its `voip_carrier_sid` when adding numbers.
+    pub fn create<R>(&self, request: R) -> Request<'a, builder::CreateCarrier<'a>>
     where
         R: TryInto<CreateCarrierRequest>,
-        R::Error: fmt::Display,
+        R::Error: Into<Error>,
     {
-        self.create_with(request, RequestOptions::default()).await
+        let operation = validate::convert(request).and_then(|body: CreateCarrierRequest| {
+            validate::create_carrier(&body)?;
+            Ok(self.client.raw.create_carrier().body(body))
+        });
+        Request::new(self.client, operation)
     }
 
-    /// [`Carriers::create`] with per-request options.
-    pub async fn create_with<R>(&self, request: R, options: RequestOptions) -> Result<Carrier>
-    where
-        R: TryInto<CreateCarrierRequest>,
-        R::Error: fmt::Display,
-    {
-        let body: CreateCarrierRequest = validate::convert(request)?;
-        validate::create_carrier(&body)?;
-        self.client
-            .run_post(options, |raw, key| {
-                raw.create_carrier().idempotency_key(key).body(body)
-            })
-            .await
-    }
-
-    /// Every carrier of the account.
-    pub async fn list(&self) -> Result<CarrierList> {
-        self.client
-            .run(RequestOptions::default(), |raw| raw.list_carriers())
-            .await
+    /// Every carrier of the account (not paginated).
+    pub fn list(&self) -> Request<'a, builder::ListCarriers<'a>> {
+        Request::new(self.client, Ok(self.client.raw.list_carriers()))
     }
 
     /// Removes a carrier by its record `id` (not its `voip_carrier_sid`).
-    pub async fn delete(&self, carrier_id: &str) -> Result<()> {
-        let id = validate::id("carrier_id", carrier_id)?;
-        self.client
-            .run(RequestOptions::default(), |raw| {
-                raw.delete_carrier().carrier_id(id)
-            })
-            .await
+    pub fn delete(&self, carrier_id: &str) -> Request<'a, builder::DeleteCarrier<'a>> {
+        let operation = validate::id("carrier_id", carrier_id)
+            .map(|id| self.client.raw.delete_carrier().carrier_id(id));
+        Request::new(self.client, operation)
     }
 }

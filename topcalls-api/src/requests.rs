@@ -9,9 +9,11 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use secrecy::{ExposeSecret as _, SecretString};
+
 use crate::types::{
-    CallMode, CallWebhookEvent, CreateCallRequest, CreatePhoneNumberRequest,
-    CreateWebhookSubscriptionRequest,
+    CallMode, CallWebhookEvent, CreateCallRequest, CreateCarrierRequest, CreatePhoneNumberRequest,
+    CreateWebhookSubscriptionRequest, SipGatewayInput, SipInboundAuth, SipRegistration, TrunkType,
 };
 
 /// Converts one field, naming it in the error.
@@ -299,6 +301,152 @@ impl TryFrom<NewWebhookSubscription> for CreateWebhookSubscriptionRequest {
             event: field("event", sub.event)?,
             url: url.into(),
             filters: sub.filters,
+        })
+    }
+}
+
+/// A SIP carrier to add (bring your own carrier).
+///
+/// ```
+/// use topcalls_api::NewCarrier;
+/// use topcalls_api::types::CreateCarrierRequest;
+///
+/// let carrier = NewCarrier::new("Acme SIP", "203.0.113.10")
+///     .port(5060)
+///     .inbound(true)
+///     .registration("acme-user", "s3cret-pass", Some("sip.acme.example"));
+/// let body = CreateCarrierRequest::try_from(carrier)?;
+/// assert_eq!(body.sip_gateway.ipv4.as_str(), "203.0.113.10");
+///
+/// let bad = CreateCarrierRequest::try_from(NewCarrier::new("Acme SIP", "203.0.113.10").port(0));
+/// assert!(bad.unwrap_err().to_string().contains("`sip_gateway.port` must be between 1 and 65535"));
+/// # Ok::<(), topcalls_api::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct NewCarrier {
+    carrier_name: String,
+    gateway: String,
+    port: Option<u16>,
+    inbound: Option<bool>,
+    outbound: Option<bool>,
+    trunk_type: Option<TrunkType>,
+    registration: Option<(String, SecretString, Option<String>)>,
+    inbound_auth: Option<(String, SecretString)>,
+}
+
+impl NewCarrier {
+    /// A carrier named `carrier_name` (1–100 characters) whose SIP gateway
+    /// is `gateway`: an IPv4 address, or a hostname for an outbound-only
+    /// gateway.
+    pub fn new(carrier_name: impl Into<String>, gateway: impl Into<String>) -> Self {
+        Self {
+            carrier_name: carrier_name.into(),
+            gateway: gateway.into(),
+            ..Self::default()
+        }
+    }
+    /// The gateway's SIP port (default 5060); 0 is refused before sending.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+    /// Whether calls come in through the gateway (then it must be an IPv4 address).
+    #[must_use]
+    pub fn inbound(mut self, inbound: bool) -> Self {
+        self.inbound = Some(inbound);
+        self
+    }
+    /// Whether calls go out through the gateway.
+    #[must_use]
+    pub fn outbound(mut self, outbound: bool) -> Self {
+        self.outbound = Some(outbound);
+        self
+    }
+    /// The trunk type (`static_ip` by default). [`NewCarrier::registration`]
+    /// and [`NewCarrier::inbound_auth`] set it for you.
+    #[must_use]
+    pub fn trunk_type(mut self, trunk_type: TrunkType) -> Self {
+        self.trunk_type = Some(trunk_type);
+        self
+    }
+    /// Registers with the carrier (trunk type `reg`).
+    #[must_use]
+    pub fn registration(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+        realm: Option<&str>,
+    ) -> Self {
+        self.registration = Some((
+            username.into(),
+            SecretString::from(password.into()),
+            realm.map(str::to_string),
+        ));
+        self.trunk_type = Some(TrunkType::Reg);
+        self
+    }
+    /// Authenticates the carrier's inbound calls (trunk type `auth`).
+    #[must_use]
+    pub fn inbound_auth(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.inbound_auth = Some((username.into(), SecretString::from(password.into())));
+        self.trunk_type = Some(TrunkType::Auth);
+        self
+    }
+}
+
+impl TryFrom<NewCarrier> for CreateCarrierRequest {
+    type Error = Error;
+
+    fn try_from(carrier: NewCarrier) -> Result<Self, Error> {
+        let port = match carrier.port {
+            None => None,
+            Some(port) => Some(std::num::NonZeroU64::new(u64::from(port)).ok_or_else(|| {
+                Error::InvalidRequest(
+                    "`sip_gateway.port` must be between 1 and 65535 (got 0)".to_string(),
+                )
+            })?),
+        };
+        let registration = carrier
+            .registration
+            .map(|(username, password, realm)| {
+                Ok::<_, Error>(SipRegistration {
+                    username: field("registration.username", username)?,
+                    password: field(
+                        "registration.password",
+                        password.expose_secret().to_string(),
+                    )?,
+                    realm: optional("registration.realm", realm)?,
+                })
+            })
+            .transpose()?;
+        let inbound_auth = carrier
+            .inbound_auth
+            .map(|(username, password)| {
+                Ok::<_, Error>(SipInboundAuth {
+                    username: field("inbound_auth.username", username)?,
+                    password: field(
+                        "inbound_auth.password",
+                        password.expose_secret().to_string(),
+                    )?,
+                })
+            })
+            .transpose()?;
+        Ok(CreateCarrierRequest {
+            carrier_name: field("carrier_name", carrier.carrier_name)?,
+            sip_gateway: SipGatewayInput {
+                ipv4: field("sip_gateway.ipv4", carrier.gateway)?,
+                port,
+                inbound: carrier.inbound,
+                outbound: carrier.outbound,
+            },
+            trunk_type: carrier.trunk_type,
+            registration,
+            inbound_auth,
         })
     }
 }

@@ -1,14 +1,14 @@
 //! Retries: which failures are retried, how long to wait, and the loop that
 //! runs each attempt.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::error::ResponseTooLargeError;
-use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
+use crate::wire::{IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
 
 /// How a client retries failed attempts.
 ///
@@ -25,8 +25,8 @@ use crate::transport::{IDEMPOTENCY_KEY, REQUEST_ID};
 /// use topcalls_api::RetryPolicy;
 ///
 /// let policy = RetryPolicy::default().max_retries(4).max_delay(Duration::from_secs(2));
-/// assert_eq!(policy.retries(), 4);
-/// assert_eq!(RetryPolicy::none().retries(), 0);
+/// assert_eq!(policy.get_max_retries(), 4);
+/// assert_eq!(RetryPolicy::none().get_max_retries(), 0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -83,8 +83,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The configured number of retries.
-    pub fn retries(&self) -> u32 {
+    /// The number of retries set with [`RetryPolicy::max_retries`].
+    pub fn get_max_retries(&self) -> u32 {
         self.max_retries
     }
 
@@ -107,64 +107,6 @@ pub(crate) enum Event<'a> {
 /// Whether a status is worth another attempt (409 is decided by its body).
 fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
-}
-
-/// The longest wait a response can ask for: a larger (or overflowing)
-/// `Retry-After` / `retry-after-ms` reads as this. No rate limit of the API
-/// lasts a day; a value beyond it is nonsense, but still means "long".
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The wait a response asks for: `retry-after-ms` (milliseconds, fractions
-/// allowed), then `Retry-After` in whole seconds or as an HTTP date.
-///
-/// Never panics: a value that is not a number, negative, NaN or infinite is
-/// ignored (`None`, or the next header); one too large for a `Duration`, or
-/// beyond [`MAX_RETRY_AFTER`], reads as [`MAX_RETRY_AFTER`]; a date in the
-/// past reads as zero.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    retry_after_at(headers, SystemTime::now())
-}
-
-/// [`retry_after`] as of `now` (HTTP dates are relative to it).
-pub(crate) fn retry_after_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(wait) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(milliseconds)
-    {
-        return Some(wait);
-    }
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // `delay-seconds` is `1*DIGIT`: so many digits that `u64` overflows
-        // is a very long wait, not an unreadable one.
-        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RETRY_AFTER),
-    )
-}
-
-/// A `retry-after-ms` value: a finite, non-negative decimal number.
-fn milliseconds(value: &str) -> Option<Duration> {
-    let ms = value.trim().parse::<f64>().ok()?;
-    if !ms.is_finite() || ms < 0.0 {
-        return None;
-    }
-    if ms == 0.0 {
-        // `-0` included, which `Duration` would call negative.
-        return Some(Duration::ZERO);
-    }
-    // Finite and non-negative: only overflow can fail, and that is "long".
-    Some(
-        Duration::try_from_secs_f64(ms / 1000.0)
-            .unwrap_or(MAX_RETRY_AFTER)
-            .min(MAX_RETRY_AFTER),
-    )
 }
 
 /// Runs `request`, retrying under `policy`. Returns the last response, or
@@ -324,116 +266,9 @@ async fn key_in_use(
     ))
 }
 
-/// A header value as text, when it is text.
-pub(crate) fn text(value: Option<&HeaderValue>) -> Option<String> {
-    value.and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_ms_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
-        let mut dated = HeaderMap::new();
-        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(10));
-        dated.insert(RETRY_AFTER, HeaderValue::try_from(past).unwrap());
-        assert_eq!(retry_after(&dated), Some(Duration::ZERO));
-        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        dated.insert(RETRY_AFTER, HeaderValue::try_from(future).unwrap());
-        let wait = retry_after(&dated).unwrap();
-        assert!(
-            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
-            "{wait:?}"
-        );
-        dated.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&dated), None);
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        headers
-    }
-
-    #[test]
-    fn absurd_waits_are_capped_or_ignored_never_a_panic() {
-        let day = MAX_RETRY_AFTER;
-        for (value, expected) in [
-            ("1e300", Some(day)),
-            ("18446744073709551616000", Some(day)),
-            ("1.7976931348623157e308", Some(day)),
-            ("86400001", Some(day)),
-            ("86399999", Some(Duration::from_micros(86_399_999_000))),
-            ("0.5", Some(Duration::from_micros(500))),
-            ("-0", Some(Duration::ZERO)),
-            ("-1e-400", Some(Duration::ZERO)),
-            ("1e-400", Some(Duration::ZERO)),
-            ("  250  ", Some(Duration::from_millis(250))),
-            ("-1", None),
-            ("-1e300", None),
-            ("NaN", None),
-            ("nan", None),
-            ("inf", None),
-            ("-infinity", None),
-            ("0x10", None),
-            ("1_000", None),
-            ("", None),
-            ("soon", None),
-        ] {
-            assert_eq!(
-                retry_after(&headers(&[("retry-after-ms", value)])),
-                expected,
-                "retry-after-ms: {value:?}"
-            );
-        }
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_766_400_000);
-        for (value, expected) in [
-            ("18446744073709551616000", Some(day)),
-            ("18446744073709551615", Some(day)),
-            ("99999999999999999999999999999999999999", Some(day)),
-            ("86401", Some(day)),
-            ("0", Some(Duration::ZERO)),
-            ("007", Some(Duration::from_secs(7))),
-            ("-5", None),
-            ("+5", None),
-            ("1.5", None),
-            ("1e3", None),
-            ("NaN", None),
-            ("inf", None),
-            ("", None),
-            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(day)),
-            ("Thu, 01 Jan 1970 00:00:00 GMT", Some(Duration::ZERO)),
-            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(Duration::ZERO)),
-            (
-                "Mon, 22 Dec 2025 10:50:00 GMT",
-                Some(Duration::from_secs(600)),
-            ),
-            ("Fri, 31 Dec 99999 23:59:59 GMT", None),
-            ("Mon, 32 Dec 2025 10:40:00 GMT", None),
-        ] {
-            assert_eq!(
-                retry_after_at(&headers(&[("retry-after", value)]), now),
-                expected,
-                "Retry-After: {value:?}"
-            );
-        }
-        // An unusable `retry-after-ms` falls back to `Retry-After`.
-        let both = headers(&[("retry-after-ms", "NaN"), ("retry-after", "3")]);
-        assert_eq!(retry_after(&both), Some(Duration::from_secs(3)));
-        // Bytes that are not text are ignored.
-        let mut binary = HeaderMap::new();
-        binary.insert(RETRY_AFTER, HeaderValue::from_bytes(b"\xff\xfe").unwrap());
-        binary.insert("retry-after-ms", HeaderValue::from_bytes(b"1\xff").unwrap());
-        assert_eq!(retry_after(&binary), None);
-    }
 
     #[test]
     fn backoff_is_jittered_under_the_exponential_ceiling() {

@@ -3,7 +3,6 @@
 //! two fields, numeric ranges, path ids) is checked here, against the limits
 //! stated in openapi.yaml.
 
-use std::fmt;
 use std::num::NonZeroU64;
 
 use crate::error::{Error, Result};
@@ -14,11 +13,9 @@ use crate::types::CreateCallRequest;
 pub(crate) fn convert<T, R>(request: R) -> Result<T>
 where
     R: TryInto<T>,
-    R::Error: fmt::Display,
+    R::Error: Into<Error>,
 {
-    request
-        .try_into()
-        .map_err(|e| Error::InvalidRequest(e.to_string()))
+    request.try_into().map_err(Into::into)
 }
 
 /// `POST /v1/calls`: exactly one of `task` / `instructions`; `temperature`

@@ -1,18 +1,24 @@
-//! Polling until something reaches a final state.
+//! Polling until a call or campaign reaches a final state.
 
+use std::fmt;
+use std::future::IntoFuture;
 use std::time::Duration;
 
-use crate::error::{DeadlineError, Error, Result};
+use crate::client::Client;
+use crate::error::{Error, Result, WaitTimeoutError};
+use crate::operation::Operation;
+use crate::request::{BoxFuture, RequestOptions};
+use crate::retry::RetryPolicy;
 
-/// How `wait_until_finished` polls: the first interval, growing by half
-/// each time up to `max_interval`, until `timeout` passes.
+/// How a [`Wait`] polls: the first interval, growing by half each time up
+/// to `max_interval`, until `timeout` passes. Pass it with [`Wait::options`].
 ///
 /// ```
 /// use std::time::Duration;
 /// use topcalls_api::WaitOptions;
 ///
 /// let wait = WaitOptions::default().timeout(Duration::from_secs(120));
-/// assert_eq!(wait.timeout_duration(), Duration::from_secs(120));
+/// assert_eq!(wait.get_timeout(), Duration::from_secs(120));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOptions {
@@ -45,48 +51,145 @@ impl WaitOptions {
         self.max_interval = interval;
         self
     }
-    /// How long to wait in total before giving up with [`Error::Deadline`].
+    /// How long to wait in total before giving up with [`Error::WaitTimeout`].
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
-    /// The configured total timeout.
-    pub fn timeout_duration(&self) -> Duration {
+    /// The first polling interval.
+    pub fn get_interval(&self) -> Duration {
+        self.interval
+    }
+    /// The longest polling interval.
+    pub fn get_max_interval(&self) -> Duration {
+        self.max_interval
+    }
+    /// The total timeout.
+    pub fn get_timeout(&self) -> Duration {
         self.timeout
     }
 }
 
-/// Calls `fetch` until `done` holds for its result, sleeping between polls.
-pub(crate) async fn until<T, Fut>(
-    options: &WaitOptions,
-    mut fetch: impl FnMut() -> Fut,
-    done: impl Fn(&T) -> bool,
-) -> Result<T>
-where
-    Fut: Future<Output = Result<T>>,
-{
-    let mut polls = 0u32;
-    let poll = async {
-        let mut interval = options.interval;
-        loop {
-            polls += 1;
-            let value = fetch().await?;
-            if done(&value) {
-                return Ok(value);
-            }
-            tokio::time::sleep(interval).await;
-            interval = interval.mul_f64(1.5).min(options.max_interval);
+/// A wait for a call or campaign to finish: set polling
+/// ([`Wait::options`]), its deadline and each poll's retries, then `.await`
+/// it. Gives up with [`Error::WaitTimeout`], naming the id and the last
+/// status seen.
+///
+/// ```no_run
+/// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
+/// use std::time::Duration;
+/// use topcalls_api::WaitOptions;
+///
+/// let call = client
+///     .calls()
+///     .wait_until_finished("3f0c4a9e-2b7d-4f1a-9c3e-5d6b7a8f9012")
+///     .options(WaitOptions::default().interval(Duration::from_secs(2)))
+///     .deadline(Duration::from_secs(15 * 60))
+///     .await?;
+/// # let _ = call; Ok(()) }
+/// ```
+#[must_use = "a wait does nothing until it is awaited"]
+pub struct Wait<'a, O: Operation> {
+    client: &'a Client,
+    /// The `get` operation polled, or why it cannot be sent.
+    operation: Result<O>,
+    resource: &'static str,
+    id: String,
+    finished: fn(&O::Output) -> bool,
+    status: fn(&O::Output) -> String,
+    polling: WaitOptions,
+    /// Each poll's options.
+    options: RequestOptions,
+}
+
+impl<'a, O: Operation> Wait<'a, O> {
+    pub(crate) fn new(
+        client: &'a Client,
+        operation: Result<O>,
+        resource: &'static str,
+        id: &str,
+        finished: fn(&O::Output) -> bool,
+        status: fn(&O::Output) -> String,
+    ) -> Self {
+        Self {
+            client,
+            operation,
+            resource,
+            id: id.to_string(),
+            finished,
+            status,
+            polling: WaitOptions::default(),
+            options: RequestOptions::default(),
         }
-    };
-    let outcome = tokio::time::timeout(options.timeout, poll).await;
-    match outcome {
-        Ok(result) => result,
-        Err(_) => Err(Error::Deadline(Box::new(DeadlineError {
-            deadline: options.timeout,
-            idempotency_key: None,
-            may_have_taken_effect: false,
-            attempts: polls,
-        }))),
+    }
+    /// How to poll, and for how long in total.
+    pub fn options(mut self, options: WaitOptions) -> Self {
+        self.polling = options;
+        self
+    }
+    /// How long to wait in total: [`WaitOptions::timeout`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.polling.timeout = deadline;
+        self
+    }
+    /// The retry policy of each poll.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = Some(policy);
+        self
+    }
+}
+
+impl<O: Operation> fmt::Debug for Wait<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("resource", &self.resource)
+            .field("id", &self.id)
+            .field("polling", &self.polling)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, O> IntoFuture for Wait<'a, O>
+where
+    O: Operation + Clone + Send + Sync + 'a,
+    O::Output: Send + 'a,
+{
+    type Output = Result<O::Output>;
+    type IntoFuture = BoxFuture<'a, Result<O::Output>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let operation = self.operation?;
+            let mut polls = 0u32;
+            let mut last_status = None;
+            let poll = async {
+                let mut interval = self.polling.interval;
+                loop {
+                    polls += 1;
+                    let value = self
+                        .client
+                        .execute(operation.clone(), &self.options)
+                        .await?;
+                    if (self.finished)(&value) {
+                        return Ok(value);
+                    }
+                    last_status = Some((self.status)(&value));
+                    tokio::time::sleep(interval).await;
+                    interval = interval.mul_f64(1.5).min(self.polling.max_interval);
+                }
+            };
+            match tokio::time::timeout(self.polling.timeout, poll).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::WaitTimeout(Box::new(WaitTimeoutError {
+                    resource: self.resource,
+                    id: self.id,
+                    last_status,
+                    deadline: self.polling.timeout,
+                    polls,
+                }))),
+            }
+        })
     }
 }

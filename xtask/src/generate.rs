@@ -28,8 +28,9 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
-        // Auth, retries, idempotency keys and request ids live in the
-        // hand-written `ClientHooks` impl of topcalls-api (src/transport.rs).
+        // The builders' `send()` is removed (postprocess.rs): topcalls-api
+        // runs every operation itself (src/execute.rs). Progenitor still
+        // asserts a `ClientHooks` impl; the SDK's is empty.
         .with_inner_type(quote!(crate::transport::Inner))
         .with_hooks(progenitor::HooksMode::Expected);
     let mut generator = progenitor::Generator::new(&settings);

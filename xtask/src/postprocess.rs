@@ -7,11 +7,15 @@
 //!    webhook payload) becomes forward compatible: it is `#[non_exhaustive]`,
 //!    gains `UnknownValue(String)` that keeps a value this SDK does not know, and
 //!    serializes that value back unchanged. Enums only ever sent stay strict.
-//! 3. Every operation builder implements `crate::transport::Operation`: the
-//!    request its `send()` would build (path, query, headers, body, all from
-//!    the spec), its `operationId` and its success type. The hand-written
-//!    layer executes that request on its own lean path; `send()` builds its
-//!    request through the same impl, then runs progenitor's hooks.
+//! 3. Every operation builder implements `crate::operation::Operation` (a
+//!    sealed trait): the request its `send()` would build (path, query,
+//!    headers, body, all from the spec), its `operationId` and its success
+//!    type. `send()` itself is removed: the hand-written client runs every
+//!    operation on its one path (`Client::send`), so progenitor's hooks are
+//!    never called. Of the generated `Client`'s constructors only
+//!    `new_with_client` stays, `pub(crate)`: the hand-written
+//!    `ClientBuilder`, which checks the base URL and sets the key, is the one
+//!    way to make a client.
 //! 4. Secrets stay out of `Debug`: a struct with a `format: password`
 //!    property, and its generated builder, get a hand-written `Debug` that
 //!    shows `[redacted]` for it; the newtype holding such a value (e.g.
@@ -51,6 +55,7 @@ pub(crate) fn process(
     redact_secrets(&mut items, secrets)?;
     serialize_nullable_as_null(&mut items, nullable)?;
     add_operation_impls(&mut client)?;
+    hide_constructors(&mut client)?;
     client.items.insert(
         index,
         parse_quote! {
@@ -67,10 +72,11 @@ pub(crate) fn process(
     Ok(Split { types, client })
 }
 
-/// Adds `impl crate::transport::Operation` to every builder in `mod builder`,
-/// from its `send()`: the statements that build the request (everything
-/// before `let info = OperationInfo { .. }`), the operation id, and the `T`
-/// of `ResponseValue<T>`.
+/// Adds `impl crate::operation::Operation` (and its seal) to every builder in
+/// `mod builder`, from its `send()`: the statements that build the request
+/// (everything before `let info = OperationInfo { .. }`), the operation id,
+/// and the `T` of `ResponseValue<T>`. Then removes `send()`: the client runs
+/// the request on its own path.
 fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
     let builder = client
         .items
@@ -89,10 +95,14 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
         let name = self_type_name(i).unwrap_or_default();
         let generics = i.generics.clone();
         let self_ty = i.self_ty.clone();
-        let Some(send) = i.items.iter_mut().find_map(|item| match item {
-            syn::ImplItem::Fn(f) if f.sig.ident == "send" => Some(f),
-            _ => None,
-        }) else {
+        let Some(position) = i
+            .items
+            .iter()
+            .position(|item| matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == "send"))
+        else {
+            continue;
+        };
+        let syn::ImplItem::Fn(mut send) = i.items.remove(position) else {
             continue;
         };
         let output = success_type(&send.sig.output).ok_or_else(|| {
@@ -105,10 +115,13 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
             .enumerate()
             .find_map(|(index, stmt)| operation_id(stmt).map(|id| (index, id)))
             .ok_or_else(|| format!("`{name}::send` has no `let info = OperationInfo {{ .. }}`"))?;
-        let sending = send.block.stmts.split_off(split);
-        let build = std::mem::take(&mut send.block.stmts);
+        send.block.stmts.truncate(split);
+        let build = send.block.stmts;
         impls.push(parse_quote! {
-            impl #generics crate::transport::Operation for #self_ty {
+            impl #generics crate::operation::Sealed for #self_ty {}
+        });
+        impls.push(parse_quote! {
+            impl #generics crate::operation::Operation for #self_ty {
                 type Output = #output;
                 const ID: &'static str = #id;
                 fn into_request(self) -> Result<::reqwest::Request, Error<types::Problem>> {
@@ -117,17 +130,46 @@ fn add_operation_impls(client: &mut syn::File) -> Result<(), String> {
                 }
             }
         });
-        // `send()` builds its request the same way: one copy of the code.
-        send.block = parse_quote! {{
-            let client = self.client;
-            let mut request = <Self as crate::transport::Operation>::into_request(self)?;
-            #(#sending)*
-        }};
     }
     if impls.is_empty() {
         return Err("no operation builders found in `mod builder`".into());
     }
     builder.1.extend(impls);
+    Ok(())
+}
+
+/// Removes `Client::new` (it builds a `reqwest::Client` with `.unwrap()`)
+/// and makes `Client::new_with_client` `pub(crate)`. A user with a
+/// generated client of their own could point operations at any base URL
+/// (plain http included) and run them with the SDK's key through
+/// `Client::send`; the hand-written builder, which checks the base URL, is
+/// the one way to make a client.
+fn hide_constructors(client: &mut syn::File) -> Result<(), String> {
+    let (mut removed, mut hidden) = (0, 0);
+    for item in &mut client.items {
+        let Item::Impl(i) = item else { continue };
+        if i.trait_.is_some() || self_type_name(i).as_deref() != Some("Client") {
+            continue;
+        }
+        i.items.retain(|item| {
+            let is_new = matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == "new");
+            removed += usize::from(is_new);
+            !is_new
+        });
+        for item in &mut i.items {
+            if let syn::ImplItem::Fn(f) = item
+                && f.sig.ident == "new_with_client"
+            {
+                f.vis = parse_quote!(pub(crate));
+                hidden += 1;
+            }
+        }
+    }
+    if (removed, hidden) != (1, 1) {
+        return Err(format!(
+            "expected one `Client::new` and one `Client::new_with_client`, found {removed} and {hidden}"
+        ));
+    }
     Ok(())
 }
 
@@ -597,7 +639,11 @@ mod tests {
         add_operation_impls(&mut file).unwrap();
         let out = rendered(&file);
         assert!(
-            out.contains("impl<'a> crate::transport::Operation for GetThing<'a>"),
+            out.contains("impl<'a> crate::operation::Operation for GetThing<'a>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("impl<'a> crate::operation::Sealed for GetThing<'a> {}"),
             "{out}"
         );
         assert!(out.contains("type Output = types::Thing;"), "{out}");
@@ -611,15 +657,8 @@ mod tests {
         // Nothing from the sending half of `send()`.
         assert!(!into_request.contains("client.pre"), "{out}");
         assert!(!into_request.contains("OperationInfo"), "{out}");
-        // `send()` itself now builds its request through `into_request`.
-        let send = &out[out.find("pub async fn send").unwrap()
-            ..out.find("impl<'a> crate::transport").unwrap()];
-        assert!(
-            send.contains("<Self as crate::transport::Operation>::into_request(self)?"),
-            "{out}"
-        );
-        assert!(send.contains("client.pre(&mut request, &info)"), "{out}");
-        assert!(!send.contains("format!"), "{out}");
+        // `send()` is gone: the client runs the request on its own path.
+        assert!(!out.contains("fn send"), "{out}");
     }
 
     fn secrets(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
