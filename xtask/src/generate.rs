@@ -27,6 +27,8 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
+        // Gated behind the `schemars` feature of topcalls-types by
+        // `postprocess` (the SDK needs no JSON Schema at run time).
         .with_derive("schemars::JsonSchema")
         // Auth, retries, idempotency keys and request ids live in the
         // hand-written `ClientHooks` impl of topcalls-api (src/transport.rs).
