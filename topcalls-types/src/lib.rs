@@ -17,6 +17,13 @@
 //! assert_eq!(future, CallGatewayStatus::UnknownValue("ringing".into()));
 //! assert_eq!(serde_json::to_string(&future).unwrap(), "\"ringing\"");
 //! ```
+//!
+//! # Features
+//!
+//! - `schemars`: every type implements `schemars::JsonSchema` (schemars 1.x),
+//!   for example to describe a request to a language model. Off by default:
+//!   the SDK needs no JSON Schema at run time.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[rustfmt::skip]
 #[allow(

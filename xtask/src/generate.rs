@@ -27,6 +27,8 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
+        // Gated behind the `schemars` feature of topcalls-types by
+        // `postprocess` (the SDK needs no JSON Schema at run time).
         .with_derive("schemars::JsonSchema")
         // The builders' `send()` is removed (postprocess.rs): topcalls-api
         // runs every operation itself (src/execute.rs). Progenitor still

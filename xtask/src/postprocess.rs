@@ -23,6 +23,11 @@
 //! 5. Members the spec marks `nullable` serialize as `null` when `None`
 //!    instead of being left out: the shape the TopCalls docs show (and the
 //!    one the sandbox answers in). Decoding still accepts them absent.
+//! 6. `schemars::JsonSchema` is derived only with the `schemars` feature of
+//!    `topcalls-types`: each `derive(schemars::JsonSchema)` progenitor emits
+//!    becomes `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`
+//!    (and any `#[schemars(..)]` helper attribute is gated the same way), so
+//!    the default build compiles no JSON Schema code.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,6 +59,7 @@ pub(crate) fn process(
     make_received_enums_lenient(&mut items, received)?;
     redact_secrets(&mut items, secrets)?;
     serialize_nullable_as_null(&mut items, nullable)?;
+    schemars_behind_feature(&mut items)?;
     add_operation_impls(&mut client)?;
     hide_constructors(&mut client)?;
     client.items.insert(
@@ -513,6 +519,83 @@ fn serialize_nullable_as_null(
     Ok(())
 }
 
+/// The feature of `topcalls-types` that turns the `JsonSchema` derives on.
+const SCHEMARS_FEATURE: &str = "schemars";
+
+/// Moves every `schemars::JsonSchema` derive (in `items` and the modules
+/// nested in them) behind the `schemars` feature, and gates `#[schemars(..)]`
+/// helper attributes with it. Fails when there is no such derive at all: the
+/// generator settings no longer ask for it, and the feature would be empty.
+fn schemars_behind_feature(items: &mut [Item]) -> Result<(), String> {
+    struct Gate {
+        derives: usize,
+    }
+    impl Gate {
+        fn gate(&mut self, attrs: &mut Vec<syn::Attribute>) {
+            let Some(index) = attrs.iter().position(derives_json_schema) else {
+                return;
+            };
+            self.derives += 1;
+            remove_derive(&mut attrs[index..=index], "JsonSchema");
+            let gated: syn::Attribute = parse_quote! {
+                #[cfg_attr(feature = #SCHEMARS_FEATURE, derive(schemars::JsonSchema))]
+            };
+            if derive_is_empty(&attrs[index]) {
+                attrs[index] = gated;
+            } else {
+                attrs.insert(index + 1, gated);
+            }
+        }
+    }
+    impl VisitMut for Gate {
+        fn visit_item_struct_mut(&mut self, s: &mut syn::ItemStruct) {
+            self.gate(&mut s.attrs);
+            syn::visit_mut::visit_item_struct_mut(self, s);
+        }
+        fn visit_item_enum_mut(&mut self, e: &mut ItemEnum) {
+            self.gate(&mut e.attrs);
+            syn::visit_mut::visit_item_enum_mut(self, e);
+        }
+        fn visit_attribute_mut(&mut self, attr: &mut syn::Attribute) {
+            if !attr.path().is_ident("schemars") {
+                return;
+            }
+            if let syn::Meta::List(list) = &attr.meta {
+                let tokens = &list.tokens;
+                *attr = parse_quote!(#[cfg_attr(feature = #SCHEMARS_FEATURE, schemars(#tokens))]);
+            }
+        }
+    }
+    fn derives_json_schema(attr: &syn::Attribute) -> bool {
+        attr.path().is_ident("derive")
+            && attr
+                .parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                )
+                .is_ok_and(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p.segments.last().is_some_and(|s| s.ident == "JsonSchema"))
+                })
+    }
+    fn derive_is_empty(attr: &syn::Attribute) -> bool {
+        matches!(&attr.meta, syn::Meta::List(list) if list.tokens.is_empty())
+    }
+
+    let mut gate = Gate { derives: 0 };
+    for item in items.iter_mut() {
+        gate.visit_item_mut(item);
+    }
+    if gate.derives == 0 {
+        return Err(
+            "no type derives `schemars::JsonSchema`: the generator settings \
+             must keep `with_derive(\"schemars::JsonSchema\")` for the `schemars` feature"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// For every struct and enum, the names of the types its fields mention.
 fn type_references(items: &[Item]) -> BTreeMap<String, BTreeSet<String>> {
     #[derive(Default)]
@@ -797,6 +880,59 @@ mod tests {
         let mut items: Vec<Item> = vec![parse_quote! { pub struct Thing { pub other: bool } }];
         let error = serialize_nullable_as_null(&mut items, &nullable).unwrap_err();
         assert!(error.contains("`Thing`"), "{error}");
+    }
+
+    #[test]
+    fn json_schema_derives_and_helpers_sit_behind_the_schemars_feature() {
+        let mut items: Vec<Item> = vec![
+            parse_quote! {
+                #[derive(::serde::Deserialize, Clone, schemars::JsonSchema)]
+                #[serde(deny_unknown_fields)]
+                pub struct Thing {
+                    #[schemars(length(max = 3))]
+                    pub label: ::std::string::String,
+                }
+            },
+            parse_quote! {
+                #[derive(schemars::JsonSchema)]
+                pub enum Kind { A, B }
+            },
+            parse_quote! {
+                pub mod builder {
+                    #[derive(Clone, Debug)]
+                    pub struct Thing { label: ::std::string::String }
+                    #[derive(Debug, schemars::JsonSchema)]
+                    pub struct Nested;
+                }
+            },
+        ];
+        schemars_behind_feature(&mut items).unwrap();
+        let out = prettyplease::unparse(&syn::File {
+            shebang: None,
+            frontmatter: None,
+            attrs: Vec::new(),
+            items,
+        });
+        let gated = "#[cfg_attr(feature = \"schemars\", derive(schemars::JsonSchema))]";
+        assert_eq!(out.matches(gated).count(), 3, "{out}");
+        assert_eq!(out.matches("JsonSchema").count(), 3, "{out}");
+        assert!(!out.contains("derive()"), "{out}");
+        assert!(
+            out.contains("#[derive(::serde::Deserialize, Clone)]\n#[cfg_attr(feature"),
+            "{out}"
+        );
+        assert!(
+            out.contains("#[cfg_attr(feature = \"schemars\", schemars(length(max = 3)))]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("#[derive(Clone, Debug)]\n    pub struct Thing"),
+            "{out}"
+        );
+
+        // Without any derive to gate, the feature would be empty: an error.
+        let mut plain: Vec<Item> = vec![parse_quote! { #[derive(Clone)] pub struct Thing; }];
+        assert!(schemars_behind_feature(&mut plain).is_err());
     }
 
     #[test]
