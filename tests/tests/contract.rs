@@ -300,11 +300,13 @@ fn every_operation_has_a_contract_case() {
     let unknown: Vec<_> = covered.difference(&in_spec).collect();
     assert!(
         missing.is_empty(),
-        "operations without a contract case: {missing:?}"
+        "operations without a contract case: {missing:?}; add a `Case` for each to `cases()` \
+         in tests/tests/contract.rs (the request the client sends and the example it decodes)"
     );
     assert!(
         unknown.is_empty(),
-        "contract cases for operations not in openapi.yaml: {unknown:?}"
+        "contract cases for operations not in openapi.yaml: {unknown:?}; remove them from \
+         `cases()` in tests/tests/contract.rs, or add the operation to openapi.yaml first"
     );
 }
 

@@ -283,17 +283,7 @@ pub(crate) async fn answer<T: serde::de::DeserializeOwned>(
 }
 
 fn validate_idempotency_key(key: String) -> Result<String> {
-    let valid_chars = key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if (8..=255).contains(&key.len()) && valid_chars {
-        Ok(key)
-    } else {
-        Err(Error::InvalidRequest(format!(
-            "idempotency key must be 8 to 255 characters of A-Z, a-z, 0-9, `_` and `-` (got {} characters)",
-            key.len()
-        )))
-    }
+    crate::validate::idempotency_key(key)
 }
 
 /// Per-request settings that override the client's.

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
+use topcalls_types::rules;
 use topcalls_types::*;
 
 use crate::problem::ApiProblem;
@@ -101,8 +102,13 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
             app.clone(),
             server::authenticate,
         ));
+    let admin = axum::Router::new()
+        .route("/_sandbox/advance", post(crate::admin::advance))
+        .route("/_sandbox/settle", post(crate::admin::settle))
+        .method_not_allowed_fallback(method_not_allowed);
     axum::Router::new()
         .merge(v1)
+        .merge(admin)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -434,35 +440,19 @@ async fn create_call(
     RawBody(body): RawBody,
 ) -> Answer {
     let request: CreateCallRequest = parse(&body, &[Members::of::<CreateCallRequest>("")])?;
+    rules::create_call(&request).map_err(|v| ApiProblem::rule(&v))?;
     let task = match (&request.task, &request.instructions) {
-        (Some(task), None) => task.to_string(),
+        (Some(task), _) => task.to_string(),
         (None, Some(instructions)) => instructions.to_string(),
-        (Some(_), Some(_)) => {
-            return Err(ApiProblem::field(
-                "instructions",
-                "set exactly one of `task` or `instructions`, not both",
-            ));
-        }
         (None, None) => {
-            return Err(ApiProblem::field(
-                "task",
-                "set exactly one of `task` or `instructions`",
+            return Err(ApiProblem::rule(
+                &rules::Violation::NeitherTaskNorInstructions,
             ));
         }
     };
-    if let Some(t) = request.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
-        return Err(ApiProblem::field(
-            "temperature",
-            format!("must be between 0 and 2 (got {t})"),
-        ));
-    }
-    let max_duration = request.max_duration.unwrap_or(10.0);
-    if !(max_duration > 0.0 && max_duration <= 60.0) {
-        return Err(ApiProblem::field(
-            "max_duration",
-            format!("must be more than 0 and at most 60 minutes (got {max_duration})"),
-        ));
-    }
+    let max_duration = request
+        .max_duration
+        .unwrap_or(rules::DEFAULT_MAX_DURATION_MINUTES);
     let to = request.phone_number.to_string();
     if !is_dialable(&to) {
         return Err(ApiProblem::field(
@@ -513,35 +503,6 @@ async fn create_call(
     account.add_call(record);
     world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)
-}
-
-/// The SIP port of a gateway created without one.
-const DEFAULT_SIP_PORT: u64 = 5060;
-
-/// A gateway address: an IPv4 address, or a hostname unless the gateway is
-/// inbound (TopCalls matches inbound traffic by IP). The generated type has
-/// already checked the characters; what looks like an IPv4 address must be one.
-fn check_gateway_address(address: &str, inbound: bool) -> Result<(), ApiProblem> {
-    let is_ipv4 = address.parse::<std::net::Ipv4Addr>().is_ok();
-    let looks_numeric = address
-        .split('.')
-        .all(|label| label.bytes().all(|b| b.is_ascii_digit()));
-    if !is_ipv4 && looks_numeric {
-        return Err(ApiProblem::field(
-            "sip_gateway.ipv4",
-            format!("{address:?} is not a valid IPv4 address"),
-        ));
-    }
-    if inbound && !is_ipv4 {
-        return Err(ApiProblem::field(
-            "sip_gateway.ipv4",
-            format!(
-                "an inbound gateway needs an IPv4 address, not the hostname {address:?}; \
-                 hostnames are accepted only for gateways that are not inbound"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Minutes for people: at most two decimals (`2.5`, `10`, `498.38`).
@@ -872,30 +833,11 @@ async fn create_carrier(
             Members::of::<SipInboundAuth>("inbound_auth"),
         ],
     )?;
-    let gateway = &request.sip_gateway;
-    let port = gateway.port.map_or(DEFAULT_SIP_PORT, |p| p.get());
-    if port > 65_535 {
-        return Err(ApiProblem::field(
-            "sip_gateway.port",
-            format!("must be between 1 and 65535 (got {port})"),
-        ));
-    }
-    check_gateway_address(gateway.ipv4.as_str(), gateway.inbound == Some(true))?;
-    match request.trunk_type {
-        Some(TrunkType::Reg) if request.registration.is_none() => {
-            return Err(ApiProblem::field(
-                "registration",
-                "required when trunk_type is `reg`",
-            ));
-        }
-        Some(TrunkType::Auth) if request.inbound_auth.is_none() => {
-            return Err(ApiProblem::field(
-                "inbound_auth",
-                "required when trunk_type is `auth`",
-            ));
-        }
-        _ => {}
-    }
+    rules::create_carrier(&request).map_err(|v| ApiProblem::rule(&v))?;
+    let port = request
+        .sip_gateway
+        .port
+        .map_or(rules::DEFAULT_SIP_PORT, |p| p.get());
     let trunk = match request.trunk_type.unwrap_or(TrunkType::StaticIp) {
         TrunkType::StaticIp => CarrierTrunkType::StaticIp,
         TrunkType::Auth => CarrierTrunkType::Auth,

@@ -27,6 +27,7 @@
 //! | `+15550000006` | dispatch timeout (`failed` / `dispatch_timeout`) |
 //! | `+999…` | refused as not dialable (400) |
 
+mod admin;
 mod api;
 mod clock;
 mod problem;
@@ -34,6 +35,7 @@ mod server;
 mod state;
 mod webhooks;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +82,7 @@ pub struct InjectedFaults {
 /// Builds a [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
+    host: IpAddr,
     port: u16,
     clock: ClockMode,
     faults: Faults,
@@ -96,6 +99,7 @@ pub struct SandboxBuilder {
 impl Default for SandboxBuilder {
     fn default() -> Self {
         Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             clock: ClockMode::default(),
             faults: Faults::default(),
@@ -115,7 +119,14 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// The port on 127.0.0.1 (0 picks a free one, the default).
+    /// The address to listen on: 127.0.0.1 by default; `0.0.0.0` (or `::`)
+    /// listens on every interface, as in a container or a CI service.
+    #[must_use]
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+    /// The port to listen on (0 picks a free one, the default).
     #[must_use]
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -210,9 +221,10 @@ impl SandboxBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 and starts serving.
+    /// Binds the host and port and starts serving. An address in use is an
+    /// error of kind [`std::io::ErrorKind::AddrInUse`].
     pub async fn start(self) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let listener = TcpListener::bind((self.host, self.port)).await?;
         let address = listener.local_addr()?;
         let clock = clock::Clock::new(self.clock);
         let mut world = state::World {
@@ -243,6 +255,7 @@ impl SandboxBuilder {
                 rate_limit: self.rate_limit,
                 read_timeouts: self.read_timeouts,
                 webhook_secrets,
+                admin_key: keys.full.clone(),
             },
         ));
         let (stop, stopped) = watch::channel(false);
@@ -275,8 +288,19 @@ impl SandboxBuilder {
             .iter()
             .map(topcalls_api::webhooks::WebhookSecret::as_str)
             .collect();
+        // Listening everywhere, it is reached locally through the loopback address.
+        let reachable = match address.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), address.port())
+            }
+            _ => address,
+        };
         Ok(Sandbox {
-            base_url: format!("http://{address}"),
+            base_url: format!("http://{reachable}"),
+            address,
             keys,
             app,
             stop,
@@ -289,6 +313,7 @@ impl SandboxBuilder {
 /// A running sandbox. It stops when dropped.
 pub struct Sandbox {
     base_url: String,
+    address: SocketAddr,
     keys: state::SeedKeys,
     app: Arc<App>,
     stop: watch::Sender<bool>,
@@ -318,9 +343,15 @@ impl Sandbox {
         SandboxBuilder::default()
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` by default: the address it listens on,
+    /// or the loopback address when it listens on every interface.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The address it listens on (`0.0.0.0:8080` for `host(0.0.0.0)`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
     }
 
     /// A key with every scope, for the first account.
@@ -345,15 +376,7 @@ impl Sandbox {
     /// deliveries that fall due are sent in the background: [`Sandbox::settle`]
     /// waits for them.
     pub fn advance(&self, by: Duration) {
-        let step = Duration::from_secs(5);
-        let mut left = by;
-        while !left.is_zero() {
-            let now = left.min(step);
-            self.app.clock.advance(now);
-            drop(self.app.world());
-            left -= now;
-        }
-        self.app.deliveries.wake();
+        self.app.advance(by);
     }
 
     /// Waits until every webhook delivery due at the current sandbox time has

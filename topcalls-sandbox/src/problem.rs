@@ -44,6 +44,19 @@ impl ApiProblem {
         problem
     }
 
+    /// A 400 for a broken rule of [`topcalls_types::rules`]: the words the
+    /// client uses for it, at the member it names.
+    pub(crate) fn rule(violation: &topcalls_types::rules::Violation) -> Self {
+        let message = violation.to_string();
+        let mut problem = Self::new(StatusCode::BAD_REQUEST, "validation_error", message.clone());
+        problem.errors.push(ProblemFieldError {
+            path: Some(violation.path().to_string()),
+            message: Some(message),
+            code: Some("invalid".into()),
+        });
+        problem
+    }
+
     pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

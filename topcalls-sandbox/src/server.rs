@@ -83,6 +83,8 @@ pub(crate) struct App {
     pub(crate) read_timeouts: ReadTimeouts,
     /// The secret each account's webhook deliveries are signed with, by account index.
     pub(crate) webhook_secrets: Vec<topcalls_api::webhooks::WebhookSecret>,
+    /// The first account's full key: the only one `/_sandbox` answers.
+    pub(crate) admin_key: String,
 }
 
 /// What [`App::new`] needs besides the world.
@@ -92,6 +94,7 @@ pub(crate) struct Settings {
     pub(crate) rate_limit: Option<u32>,
     pub(crate) read_timeouts: ReadTimeouts,
     pub(crate) webhook_secrets: Vec<topcalls_api::webhooks::WebhookSecret>,
+    pub(crate) admin_key: String,
 }
 
 impl App {
@@ -108,7 +111,23 @@ impl App {
             deliveries: crate::webhooks::Signals::default(),
             read_timeouts: settings.read_timeouts,
             webhook_secrets: settings.webhook_secrets,
+            admin_key: settings.admin_key,
         }
+    }
+
+    /// Moves the sandbox clock forward in steps of at most 5 s, bringing
+    /// calls and campaigns up to date at each step, then wakes the webhook
+    /// delivery loop for what fell due.
+    pub(crate) fn advance(&self, by: Duration) {
+        let step = Duration::from_secs(5);
+        let mut left = by;
+        while !left.is_zero() {
+            let now = left.min(step);
+            self.clock.advance(now);
+            drop(self.world());
+            left -= now;
+        }
+        self.deliveries.wake();
     }
 
     /// The world, moved forward to the current sandbox time.
@@ -304,6 +323,17 @@ fn challenge(key_sent: bool) -> HeaderValue {
     })
 }
 
+/// The key of an `Authorization: Bearer <key>` header.
+pub(crate) fn bearer_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
+}
+
 /// Authenticates and authorizes `/v1` requests: 401 without a known key
 /// (with a `WWW-Authenticate: Bearer` challenge), 403 when the key lacks
 /// the scope of the operation, then the per-key rate limit (429).
@@ -312,14 +342,7 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        // The scheme is case-insensitive (RFC 9110 §11.1).
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
+    let key = bearer_key(request.headers());
     let caller = key.and_then(|key| {
         let world = lock(&app.world);
         world.keys.get(key).map(|k| Caller {
@@ -561,22 +584,11 @@ pub(crate) async fn idempotency(
     let Some(key) = request.headers().get("idempotency-key").cloned() else {
         return next.run(request).await;
     };
-    let key = match key.to_str() {
-        Ok(k)
-            if (8..=255).contains(&k.len())
-                && k.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-        {
-            k.to_string()
-        }
-        _ => {
-            return ApiProblem::field(
-                "Idempotency-Key",
-                "must be 8 to 255 characters of A-Z, a-z, 0-9, `_` and `-`",
-            )
-            .into_response();
-        }
-    };
+    if let Err(violation) = topcalls_types::rules::idempotency_key_bytes(key.as_bytes()) {
+        return ApiProblem::rule(&violation).into_response();
+    }
+    // The rule admits ASCII only.
+    let key = String::from_utf8_lossy(key.as_bytes()).into_owned();
     let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         return next.run(request).await;
     };
