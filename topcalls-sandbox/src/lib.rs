@@ -27,13 +27,15 @@
 //! | `+15550000006` | dispatch timeout (`failed` / `dispatch_timeout`) |
 //! | `+999…` | refused as not dialable (400) |
 
-mod admin;
 mod api;
+mod app;
 mod clock;
+mod delivery;
+mod faults;
 mod problem;
+mod seed;
 mod server;
 mod state;
-mod webhooks;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -42,42 +44,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use app::App;
 pub use clock::ClockMode;
-use server::App;
-pub use webhooks::{DeliveryInfo, WebhookPayloads};
+pub use faults::{Faults, InjectedFaults};
+pub use state::events::{DeliveryInfo, WebhookPayloads};
 
 /// How long a new call waits in `queued` unless told otherwise (sandbox time).
 pub const DEFAULT_QUEUE_TIME: Duration = Duration::from_secs(3);
-
-/// Faults injected into `/v1` requests, to test clients.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Faults {
-    /// Added to every request.
-    pub latency: Duration,
-    /// Share of requests answered 503 before taking effect (0–1).
-    pub share_503: f64,
-    /// Share of requests answered 429 before taking effect (0–1).
-    pub share_429: f64,
-    /// The wait those 429s ask for: exact in `retry-after-ms`, rounded up to
-    /// whole seconds (at least 1) in `Retry-After`.
-    pub retry_after: Duration,
-    /// Share of requests whose connection is dropped after they took effect,
-    /// so the client never sees the answer (0–1).
-    pub share_drop_after_effect: f64,
-}
-
-/// How many faults the sandbox has injected so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InjectedFaults {
-    /// Requests held back by [`Faults::latency`].
-    pub delayed: u64,
-    /// Requests answered 503.
-    pub unavailable: u64,
-    /// Requests answered 429.
-    pub throttled: u64,
-    /// Connections dropped after the request took effect.
-    pub dropped: u64,
-}
 
 /// Builds a [`Sandbox`].
 #[derive(Debug, Clone)]
@@ -93,7 +66,7 @@ pub struct SandboxBuilder {
     webhook_timeout: Duration,
     queue_time: Duration,
     webhook_payloads: WebhookPayloads,
-    read_timeouts: server::ReadTimeouts,
+    read_timeouts: app::ReadTimeouts,
 }
 
 impl Default for SandboxBuilder {
@@ -110,7 +83,7 @@ impl Default for SandboxBuilder {
             webhook_timeout: Duration::from_secs(5),
             queue_time: DEFAULT_QUEUE_TIME,
             webhook_payloads: WebhookPayloads::default(),
-            read_timeouts: server::ReadTimeouts {
+            read_timeouts: app::ReadTimeouts {
                 headers: Duration::from_secs(10),
                 body: Duration::from_secs(30),
             },
@@ -233,7 +206,7 @@ impl SandboxBuilder {
             webhook_payloads: self.webhook_payloads,
             ..state::World::default()
         };
-        let mut keys = state::seed(&mut world, clock.now(), self.balance_minutes);
+        let mut keys = seed::seed(&mut world, clock.now(), self.balance_minutes);
         if let Some(key) = self.api_key
             && let Some(seeded) = world.keys.remove(&keys.full)
         {
@@ -249,7 +222,7 @@ impl SandboxBuilder {
         let app = Arc::new(App::new(
             world,
             clock,
-            server::Settings {
+            app::Settings {
                 faults: self.faults,
                 seed: self.seed,
                 rate_limit: self.rate_limit,
@@ -272,7 +245,7 @@ impl SandboxBuilder {
                 }
             });
         }
-        tokio::spawn(webhooks::deliver(
+        tokio::spawn(delivery::deliver(
             app.clone(),
             self.webhook_timeout,
             stopped.clone(),
@@ -314,7 +287,7 @@ impl SandboxBuilder {
 pub struct Sandbox {
     base_url: String,
     address: SocketAddr,
-    keys: state::SeedKeys,
+    keys: seed::SeedKeys,
     app: Arc<App>,
     stop: watch::Sender<bool>,
     /// The accept loop; `None` once shut down.
@@ -405,12 +378,12 @@ impl Sandbox {
     /// for a receiver that never answers. On an automatic clock it returns
     /// once nothing is due at the moment it looks.
     pub async fn settle(&self) {
-        webhooks::settle(&self.app).await;
+        delivery::settle(&self.app).await;
     }
 
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
-        *server::lock(&self.app.faults) = faults;
+        *app::lock(&self.app.faults) = faults;
     }
 
     /// The secret the first account's webhook deliveries are signed with
@@ -447,12 +420,12 @@ impl Sandbox {
         &self,
         done: impl Fn(&[DeliveryInfo]) -> bool,
     ) -> Vec<DeliveryInfo> {
-        webhooks::wait_for(&self.app, done).await
+        delivery::wait_for(&self.app, done).await
     }
 
     /// The faults injected so far.
     pub fn injected_faults(&self) -> InjectedFaults {
-        *server::lock(&self.app.injected)
+        *app::lock(&self.app.injected)
     }
 
     /// How many calls exist, across all accounts.

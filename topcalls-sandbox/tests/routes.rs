@@ -13,7 +13,13 @@ use reqwest::Method;
 fn concrete(template: &str) -> String {
     template
         .split('/')
-        .map(|part| if part.starts_with('{') { "unknown-id" } else { part })
+        .map(|part| {
+            if part.starts_with('{') {
+                "unknown-id"
+            } else {
+                part
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -35,7 +41,11 @@ async fn every_spec_operation_has_a_route() {
     let nowhere = api
         .send(Method::GET, "/v1/no-such-area", key, None, &[])
         .await;
-    assert!(is_fallback_404(nowhere.status, &nowhere.body), "{}", nowhere.body);
+    assert!(
+        is_fallback_404(nowhere.status, &nowhere.body),
+        "{}",
+        nowhere.body
+    );
     let wrong_method = api.send(Method::PUT, "/v1/calls", key, None, &[]).await;
     assert_eq!(wrong_method.status, 405);
     let own_404 = api
@@ -48,9 +58,7 @@ async fn every_spec_operation_has_a_route() {
     assert_eq!(operations.len(), 21, "the spec's operations");
     for op in operations {
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
-        let answer = api
-            .send(method, &concrete(&op.path), key, None, &[])
-            .await;
+        let answer = api.send(method, &concrete(&op.path), key, None, &[]).await;
         assert!(
             answer.status != 405 && !is_fallback_404(answer.status, &answer.body),
             "{} {} ({}) has no route in the sandbox: add it to `router` in \

@@ -24,7 +24,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 
-use crate::{CreateCallRequest, CreateCarrierRequest, SipGatewayInput, TrunkType};
+use crate::generated::{CreateCallRequest, CreateCarrierRequest, SipGatewayInput, TrunkType};
 
 /// The accepted `temperature` of a call.
 pub const TEMPERATURE: RangeInclusive<f64> = 0.0..=2.0;

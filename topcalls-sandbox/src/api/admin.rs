@@ -23,8 +23,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use serde_json::json;
 
+use crate::api::gates::bearer_key;
+use crate::app::App;
 use crate::problem::ApiProblem;
-use crate::server::{App, bearer_key};
 
 /// The longest step one `POST /_sandbox/advance` takes: a day of sandbox time.
 pub(crate) const MAX_ADVANCE_SECONDS: f64 = 86_400.0;
@@ -35,7 +36,7 @@ fn require_full_key(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     if key == Some(app.admin_key.as_str()) {
         return Ok(());
     }
-    let known = key.is_some_and(|key| crate::server::lock(&app.world).keys.contains_key(key));
+    let known = key.is_some_and(|key| crate::app::lock(&app.world).keys.contains_key(key));
     if known {
         return Err(ApiProblem::new(
             StatusCode::FORBIDDEN,
@@ -91,6 +92,6 @@ pub(crate) async fn settle(State(app): State<Arc<App>>, headers: HeaderMap) -> R
     if let Err(refused) = require_full_key(&app, &headers) {
         return refused;
     }
-    crate::webhooks::settle(&app).await;
+    crate::delivery::settle(&app).await;
     now(&app)
 }
