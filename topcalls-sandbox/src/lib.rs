@@ -343,6 +343,9 @@ impl Sandbox {
     }
 
     /// Moves the sandbox clock forward (on any clock; the only way on a manual one).
+    /// Over HTTP, for the binary: `POST /_sandbox/advance` with `{"seconds": n}` and
+    /// the full key (see the README).
+    ///
     ///
     /// Time moves in steps of at most 5 s, with calls and campaigns brought
     /// up to date at each step, as if someone had been watching. Webhook
@@ -354,6 +357,7 @@ impl Sandbox {
 
     /// Waits until every webhook delivery due at the current sandbox time has
     /// been attempted and its outcome recorded in [`Sandbox::deliveries`].
+    /// Over HTTP: `POST /_sandbox/settle` with the full key.
     ///
     /// A failed attempt's retry is due a fixed sandbox time after that attempt
     /// was sent (1 min, 5 min, 15 min, 1 h), however long its answer took. So

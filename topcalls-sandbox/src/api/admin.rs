@@ -30,20 +30,23 @@ use crate::problem::ApiProblem;
 /// The longest step one `POST /_sandbox/advance` takes: a day of sandbox time.
 pub(crate) const MAX_ADVANCE_SECONDS: f64 = 86_400.0;
 
-/// 401 without the full key's account, 403 for another key.
-fn require_full_key(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the full key: 401 without a known
+/// key, 403 for any other key; `None` for the full key.
+fn refusal(app: &App, headers: &HeaderMap) -> Option<Response> {
     let key = bearer_key(headers);
     if key == Some(app.admin_key.as_str()) {
-        return Ok(());
+        return None;
     }
     let known = key.is_some_and(|key| crate::app::lock(&app.world).keys.contains_key(key));
     if known {
-        return Err(ApiProblem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the sandbox's full key (TOPCALLS_API_KEY) may use /_sandbox",
-        )
-        .into_response());
+        return Some(
+            ApiProblem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only the sandbox's full key (TOPCALLS_API_KEY) may use /_sandbox",
+            )
+            .into_response(),
+        );
     }
     let mut response = ApiProblem::new(
         StatusCode::UNAUTHORIZED,
@@ -55,7 +58,7 @@ fn require_full_key(app: &App, headers: &HeaderMap) -> Result<(), Response> {
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Bearer realm="topcalls-sandbox""#),
     );
-    Err(response)
+    Some(response)
 }
 
 fn now(app: &App) -> Response {
@@ -69,7 +72,7 @@ pub(crate) async fn advance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = require_full_key(&app, &headers) {
+    if let Some(refused) = refusal(&app, &headers) {
         return refused;
     }
     let seconds = serde_json::from_slice::<serde_json::Value>(&body)
@@ -89,7 +92,7 @@ pub(crate) async fn advance(
 
 /// `POST /_sandbox/settle`.
 pub(crate) async fn settle(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = require_full_key(&app, &headers) {
+    if let Some(refused) = refusal(&app, &headers) {
         return refused;
     }
     crate::delivery::settle(&app).await;
