@@ -23,19 +23,20 @@ pub(crate) fn new_idempotency_key() -> String {
 }
 
 /// A caller's idempotency key as a header value, when it is 8–255
-/// characters of `[A-Za-z0-9_-]`; otherwise what is wrong with it.
+/// characters of `[A-Za-z0-9_-]` (`topcalls_types::rules`, the rule the
+/// sandbox applies too); otherwise what is wrong with it.
 pub(crate) fn idempotency_key(key: &str) -> Result<HeaderValue, String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if let Some(bad) = key.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "an idempotency key may only hold A-Z, a-z, 0-9, `_` and `-` (found {bad:?})"
-        ));
-    }
-    if !(8..=255).contains(&key.len()) {
-        return Err(format!(
-            "an idempotency key must be 8 to 255 characters long (got {})",
-            key.len()
-        ));
+    if topcalls_types::rules::idempotency_key(key).is_err() {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        return Err(match key.chars().find(|c| !allowed(*c)) {
+            Some(bad) => format!(
+                "an idempotency key may only hold A-Z, a-z, 0-9, `_` and `-` (found {bad:?})"
+            ),
+            None => format!(
+                "an idempotency key must be 8 to 255 characters long (got {})",
+                key.len()
+            ),
+        });
     }
     // Only visible ASCII: always a valid header value.
     HeaderValue::try_from(key).map_err(|e| e.to_string())

@@ -28,58 +28,34 @@
 //! | `+999…` | refused as not dialable (400) |
 
 mod api;
+mod app;
 mod clock;
+mod delivery;
+mod faults;
 mod problem;
+mod seed;
 mod server;
 mod state;
-mod webhooks;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use app::App;
 pub use clock::ClockMode;
-use server::App;
-pub use webhooks::{DeliveryInfo, WebhookPayloads};
+pub use faults::{Faults, InjectedFaults};
+pub use state::events::{DeliveryInfo, WebhookPayloads};
 
 /// How long a new call waits in `queued` unless told otherwise (sandbox time).
 pub const DEFAULT_QUEUE_TIME: Duration = Duration::from_secs(3);
 
-/// Faults injected into `/v1` requests, to test clients.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Faults {
-    /// Added to every request.
-    pub latency: Duration,
-    /// Share of requests answered 503 before taking effect (0–1).
-    pub share_503: f64,
-    /// Share of requests answered 429 before taking effect (0–1).
-    pub share_429: f64,
-    /// The wait those 429s ask for: exact in `retry-after-ms`, rounded up to
-    /// whole seconds (at least 1) in `Retry-After`.
-    pub retry_after: Duration,
-    /// Share of requests whose connection is dropped after they took effect,
-    /// so the client never sees the answer (0–1).
-    pub share_drop_after_effect: f64,
-}
-
-/// How many faults the sandbox has injected so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InjectedFaults {
-    /// Requests held back by [`Faults::latency`].
-    pub delayed: u64,
-    /// Requests answered 503.
-    pub unavailable: u64,
-    /// Requests answered 429.
-    pub throttled: u64,
-    /// Connections dropped after the request took effect.
-    pub dropped: u64,
-}
-
 /// Builds a [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
+    host: IpAddr,
     port: u16,
     clock: ClockMode,
     faults: Faults,
@@ -90,12 +66,13 @@ pub struct SandboxBuilder {
     webhook_timeout: Duration,
     queue_time: Duration,
     webhook_payloads: WebhookPayloads,
-    read_timeouts: server::ReadTimeouts,
+    read_timeouts: app::ReadTimeouts,
 }
 
 impl Default for SandboxBuilder {
     fn default() -> Self {
         Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             clock: ClockMode::default(),
             faults: Faults::default(),
@@ -106,7 +83,7 @@ impl Default for SandboxBuilder {
             webhook_timeout: Duration::from_secs(5),
             queue_time: DEFAULT_QUEUE_TIME,
             webhook_payloads: WebhookPayloads::default(),
-            read_timeouts: server::ReadTimeouts {
+            read_timeouts: app::ReadTimeouts {
                 headers: Duration::from_secs(10),
                 body: Duration::from_secs(30),
             },
@@ -115,7 +92,14 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// The port on 127.0.0.1 (0 picks a free one, the default).
+    /// The address to listen on: 127.0.0.1 by default; `0.0.0.0` (or `::`)
+    /// listens on every interface, as in a container or a CI service.
+    #[must_use]
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+    /// The port to listen on (0 picks a free one, the default).
     #[must_use]
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -210,9 +194,10 @@ impl SandboxBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 and starts serving.
+    /// Binds the host and port and starts serving. An address in use is an
+    /// error of kind [`std::io::ErrorKind::AddrInUse`].
     pub async fn start(self) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let listener = TcpListener::bind((self.host, self.port)).await?;
         let address = listener.local_addr()?;
         let clock = clock::Clock::new(self.clock);
         let mut world = state::World {
@@ -221,7 +206,7 @@ impl SandboxBuilder {
             webhook_payloads: self.webhook_payloads,
             ..state::World::default()
         };
-        let mut keys = state::seed(&mut world, clock.now(), self.balance_minutes);
+        let mut keys = seed::seed(&mut world, clock.now(), self.balance_minutes);
         if let Some(key) = self.api_key
             && let Some(seeded) = world.keys.remove(&keys.full)
         {
@@ -237,12 +222,13 @@ impl SandboxBuilder {
         let app = Arc::new(App::new(
             world,
             clock,
-            server::Settings {
+            app::Settings {
                 faults: self.faults,
                 seed: self.seed,
                 rate_limit: self.rate_limit,
                 read_timeouts: self.read_timeouts,
                 webhook_secrets,
+                admin_key: keys.full.clone(),
             },
         ));
         let (stop, stopped) = watch::channel(false);
@@ -259,7 +245,7 @@ impl SandboxBuilder {
                 }
             });
         }
-        tokio::spawn(webhooks::deliver(
+        tokio::spawn(delivery::deliver(
             app.clone(),
             self.webhook_timeout,
             stopped.clone(),
@@ -275,8 +261,19 @@ impl SandboxBuilder {
             .iter()
             .map(topcalls_api::webhooks::WebhookSecret::as_str)
             .collect();
+        // Listening everywhere, it is reached locally through the loopback address.
+        let reachable = match address.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), address.port())
+            }
+            _ => address,
+        };
         Ok(Sandbox {
-            base_url: format!("http://{address}"),
+            base_url: format!("http://{reachable}"),
+            address,
             keys,
             app,
             stop,
@@ -289,7 +286,8 @@ impl SandboxBuilder {
 /// A running sandbox. It stops when dropped.
 pub struct Sandbox {
     base_url: String,
-    keys: state::SeedKeys,
+    address: SocketAddr,
+    keys: seed::SeedKeys,
     app: Arc<App>,
     stop: watch::Sender<bool>,
     /// The accept loop; `None` once shut down.
@@ -318,9 +316,15 @@ impl Sandbox {
         SandboxBuilder::default()
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` by default: the address it listens on,
+    /// or the loopback address when it listens on every interface.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The address it listens on (`0.0.0.0:8080` for `host(0.0.0.0)`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
     }
 
     /// A key with every scope, for the first account.
@@ -339,25 +343,21 @@ impl Sandbox {
     }
 
     /// Moves the sandbox clock forward (on any clock; the only way on a manual one).
+    /// Over HTTP, for the binary: `POST /_sandbox/advance` with `{"seconds": n}` and
+    /// the full key (see the README).
+    ///
     ///
     /// Time moves in steps of at most 5 s, with calls and campaigns brought
     /// up to date at each step, as if someone had been watching. Webhook
     /// deliveries that fall due are sent in the background: [`Sandbox::settle`]
     /// waits for them.
     pub fn advance(&self, by: Duration) {
-        let step = Duration::from_secs(5);
-        let mut left = by;
-        while !left.is_zero() {
-            let now = left.min(step);
-            self.app.clock.advance(now);
-            drop(self.app.world());
-            left -= now;
-        }
-        self.app.deliveries.wake();
+        self.app.advance(by);
     }
 
     /// Waits until every webhook delivery due at the current sandbox time has
     /// been attempted and its outcome recorded in [`Sandbox::deliveries`].
+    /// Over HTTP: `POST /_sandbox/settle` with the full key.
     ///
     /// A failed attempt's retry is due a fixed sandbox time after that attempt
     /// was sent (1 min, 5 min, 15 min, 1 h), however long its answer took. So
@@ -382,12 +382,12 @@ impl Sandbox {
     /// for a receiver that never answers. On an automatic clock it returns
     /// once nothing is due at the moment it looks.
     pub async fn settle(&self) {
-        webhooks::settle(&self.app).await;
+        delivery::settle(&self.app).await;
     }
 
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
-        *server::lock(&self.app.faults) = faults;
+        *app::lock(&self.app.faults) = faults;
     }
 
     /// The secret the first account's webhook deliveries are signed with
@@ -424,12 +424,12 @@ impl Sandbox {
         &self,
         done: impl Fn(&[DeliveryInfo]) -> bool,
     ) -> Vec<DeliveryInfo> {
-        webhooks::wait_for(&self.app, done).await
+        delivery::wait_for(&self.app, done).await
     }
 
     /// The faults injected so far.
     pub fn injected_faults(&self) -> InjectedFaults {
-        *server::lock(&self.app.injected)
+        *app::lock(&self.app.injected)
     }
 
     /// How many calls exist, across all accounts.

@@ -3,20 +3,31 @@
 //! Its defaults suit a person with curl: the clock runs in real time and a
 //! new call waits 60 s in `queued`, so create → get → cancel and create →
 //! stop can be typed by hand. `--speed 120 --queue-seconds 3` is the pace of
-//! the embedded sandbox (a call finishes in under a second).
+//! the embedded sandbox (a call finishes in under a second); `--clock manual`
+//! stops time until `POST /_sandbox/advance` moves it.
 
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use topcalls_sandbox::{ClockMode, Faults, Sandbox, WebhookPayloads};
 
 /// A stateful local TopCalls API server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Address to listen on (0.0.0.0 for every interface, as in Docker Compose or a CI service).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Sandbox seconds per real second (0 to 10000).
+    /// How sandbox time passes: `auto` runs at --speed; `manual` stands still until `POST /_sandbox/advance`.
+    #[arg(long, value_enum, default_value_t = Clock::Auto)]
+    clock: Clock,
+    /// Sandbox seconds per real second with `--clock auto` (0 to 10000).
     #[arg(long, default_value_t = 1.0, value_parser = speed)]
     speed: f64,
     /// Sandbox seconds a new call stays queued (and cancellable) before it rings.
@@ -34,16 +45,31 @@ struct Args {
     /// Call minutes each account starts with.
     #[arg(long, default_value_t = 500.0, value_parser = minutes)]
     balance_minutes: f64,
+    /// Milliseconds added to every /v1 request.
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    fault_latency_ms: u64,
+    /// Share of /v1 requests answered 503 before taking effect (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
+    fault_503: f64,
+    /// Share of /v1 requests answered 429 before taking effect (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
+    fault_429: f64,
+    /// The wait those 429s ask for, in milliseconds (`Retry-After` rounds up to whole seconds).
+    #[arg(long, default_value_t = 1000, help_heading = "Fault injection")]
+    fault_retry_after_ms: u64,
+    /// Share of /v1 requests whose connection is dropped after they took effect (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
+    fault_drop_after_effect: f64,
+    /// Seed of the dice that pick which requests get a fault, for repeatable runs.
+    #[arg(long, default_value_t = 42, help_heading = "Fault injection")]
+    seed: u64,
 }
 
-fn speed(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(speed) if (0.0..=topcalls_sandbox::ClockMode::MAX_SPEED).contains(&speed) => Ok(speed),
-        _ => Err(format!(
-            "a number from 0 to {}",
-            topcalls_sandbox::ClockMode::MAX_SPEED
-        )),
-    }
+/// `--clock`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Clock {
+    Auto,
+    Manual,
 }
 
 /// `--webhook-payloads`.
@@ -51,6 +77,13 @@ fn speed(raw: &str) -> Result<f64, String> {
 enum Payloads {
     Named,
     Documented,
+}
+
+fn speed(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(speed) if (0.0..=ClockMode::MAX_SPEED).contains(&speed) => Ok(speed),
+        _ => Err(format!("a number from 0 to {}", ClockMode::MAX_SPEED)),
+    }
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {
@@ -67,26 +100,75 @@ fn minutes(raw: &str) -> Result<f64, String> {
     }
 }
 
+fn share(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err("a share from 0 to 1".into()),
+    }
+}
+
+/// What a failed start says, in one line.
+fn start_error(address: SocketAddr, error: &std::io::Error) -> String {
+    match error.kind() {
+        ErrorKind::AddrInUse => {
+            format!("error: {address} is already in use; pick another --port or 0")
+        }
+        ErrorKind::AddrNotAvailable => format!(
+            "error: {} is not an address of this machine; pick another --host (0.0.0.0 for every interface)",
+            address.ip()
+        ),
+        ErrorKind::PermissionDenied => {
+            format!("error: not allowed to listen on {address}; pick a --port above 1023 or 0")
+        }
+        _ => format!("error: cannot listen on {address}: {error}"),
+    }
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let args = Args::parse();
-    let mut builder = topcalls_sandbox::Sandbox::builder()
+    let clock = match args.clock {
+        Clock::Auto => ClockMode::Auto { speed: args.speed },
+        Clock::Manual => ClockMode::Manual,
+    };
+    let mut builder = Sandbox::builder()
+        .host(args.host)
         .port(args.port)
-        .clock(topcalls_sandbox::ClockMode::Auto { speed: args.speed })
+        .clock(clock)
         .queue_time(Duration::from_secs_f64(args.queue_seconds))
         .webhook_payloads(match args.webhook_payloads {
-            Payloads::Named => topcalls_sandbox::WebhookPayloads::Named,
-            Payloads::Documented => topcalls_sandbox::WebhookPayloads::Documented,
+            Payloads::Named => WebhookPayloads::Named,
+            Payloads::Documented => WebhookPayloads::Documented,
+        })
+        .balance_minutes(args.balance_minutes)
+        .seed(args.seed)
+        .faults(Faults {
+            latency: Duration::from_millis(args.fault_latency_ms),
+            share_503: args.fault_503,
+            share_429: args.fault_429,
+            retry_after: Duration::from_millis(args.fault_retry_after_ms),
+            share_drop_after_effect: args.fault_drop_after_effect,
         });
-    builder = builder.balance_minutes(args.balance_minutes);
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }
     if let Some(limit) = args.rate_limit {
         builder = builder.rate_limit(limit);
     }
-    let sandbox = builder.start().await?;
-    println!("TopCalls sandbox listening on {}", sandbox.base_url());
+    let sandbox = match builder.start().await {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!(
+                "{}",
+                start_error(SocketAddr::new(args.host, args.port), &error)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "TopCalls sandbox listening on http://{}",
+        sandbox.local_addr()
+    );
     println!("TOPCALLS_BASE_URL={}", sandbox.base_url());
     println!("TOPCALLS_API_KEY={}", sandbox.api_key());
     println!("read-only key: {}", sandbox.read_only_key());
@@ -96,7 +178,20 @@ async fn main() -> std::io::Result<()> {
         "second account webhook signing secret: {}",
         sandbox.other_account_webhook_secret()
     );
-    tokio::signal::ctrl_c().await?;
+    println!(
+        "clock: {}; move it with POST /_sandbox/advance {{\"seconds\": n}}, wait for webhooks with POST /_sandbox/settle (TOPCALLS_API_KEY only)",
+        match args.clock {
+            Clock::Auto => "auto",
+            Clock::Manual => "manual",
+        }
+    );
+    let waited = tokio::signal::ctrl_c().await;
     sandbox.shutdown().await;
-    Ok(())
+    match waited {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot wait for Ctrl-C: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,6 +1,9 @@
-//! Problem+JSON (RFC 7807) answers.
+//! Problem+JSON (RFC 7807) answers, and the request id they carry in
+//! `instance` (the same as the `X-Request-Id` of every answer).
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use topcalls_types::{Problem, ProblemFieldError};
 
@@ -44,6 +47,19 @@ impl ApiProblem {
         problem
     }
 
+    /// A 400 for a broken rule of [`topcalls_types::rules`]: the words the
+    /// client uses for it, at the member it names.
+    pub(crate) fn rule(violation: &topcalls_types::rules::Violation) -> Self {
+        let message = violation.to_string();
+        let mut problem = Self::new(StatusCode::BAD_REQUEST, "validation_error", message.clone());
+        problem.errors.push(ProblemFieldError {
+            path: Some(violation.path().to_string()),
+            message: Some(message),
+            code: Some("invalid".into()),
+        });
+        problem
+    }
+
     pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -77,7 +93,7 @@ impl ApiProblem {
 
 impl IntoResponse for ApiProblem {
     fn into_response(self) -> Response {
-        let request_id = crate::server::current_request_id();
+        let request_id = current_request_id();
         let body = serde_json::to_vec(&self.body(&request_id)).unwrap_or_default();
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
@@ -90,4 +106,32 @@ impl IntoResponse for ApiProblem {
         }
         response
     }
+}
+
+/// The header every answer carries its request id in.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being answered (empty outside a request).
+pub(crate) fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Gives every request an id (`X-Request-Id`, and `instance` in problems).
+///
+/// A replayed answer keeps the id of the request that produced it, so that
+/// `instance` and `X-Request-Id` still agree.
+pub(crate) async fn request_id(request: Request, next: Next) -> Response {
+    let id = format!("req_{}", uuid::Uuid::new_v4().simple());
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    if let Ok(value) = HeaderValue::try_from(id) {
+        response
+            .headers_mut()
+            .entry(REQUEST_ID_HEADER)
+            .or_insert(value);
+    }
+    response
 }

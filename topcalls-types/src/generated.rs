@@ -2598,6 +2598,9 @@ pub struct SipGatewayInput {
 inbound. An inbound gateway (`inbound: true`) must be an IPv4 address; TopCalls
 rejects a hostname there with 400. The member keeps its documented name `ipv4`
 although it may hold a hostname (the docs' own example sends `sip.myprovider.com`).
+The pattern is a dotted-quad IPv4 address, or a hostname (labels of letters, digits
+and inner hyphens) with at least one label that is not all digits: text of digits
+and dots that is no IPv4 address (`0`, `203.0.113.999`) is neither.
 */
     pub ipv4: SipGatewayInputIpv4,
     ///Whether TopCalls sends calls through the gateway.
@@ -2616,6 +2619,9 @@ impl SipGatewayInput {
 inbound. An inbound gateway (`inbound: true`) must be an IPv4 address; TopCalls
 rejects a hostname there with 400. The member keeps its documented name `ipv4`
 although it may hold a hostname (the docs' own example sends `sip.myprovider.com`).
+The pattern is a dotted-quad IPv4 address, or a hostname (labels of letters, digits
+and inner hyphens) with at least one label that is not all digits: text of digits
+and dots that is no IPv4 address (`0`, `203.0.113.999`) is neither.
 */
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -2646,13 +2652,13 @@ impl ::std::str::FromStr for SipGatewayInputIpv4 {
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+                    "^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*(?:[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|[0-9]+(?:[A-Za-z]|-+[A-Za-z0-9])(?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$\""
+                "doesn't match pattern \"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*(?:[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|[0-9]+(?:[A-Za-z]|-+[A-Za-z0-9])(?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$\""
                     .into(),
             );
         }

@@ -1,24 +1,17 @@
-//! Webhook events: which a call emits, who receives them (per-call URL and
-//! account subscriptions with filters), and signed delivery with retries.
+//! Webhook events, as pure functions of the world: which events a call
+//! emits as it moves, and who receives each (its own webhook, the account's
+//! matching subscriptions), as deliveries to send. Sending them is
+//! `crate::delivery`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{Map, Value};
-use topcalls_api::webhooks::sign_headers;
 use topcalls_types::{
-    CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent, CallStartedEvent,
-    WebhookSubscription,
+    Call, CallCompletedEvent, CallFailedEvent, CallGatewayStatus, CallQueuedEvent,
+    CallStartedEvent, WebhookSubscription,
 };
 
-use crate::server::{App, lock};
-use crate::state::CallRecord;
-
-/// Waits after a failed attempt (1 min, 5 min, 15 min, 1 h), counted from the
-/// sandbox time at which that attempt was sent, then the delivery is failed.
-const RETRY_SCHEDULE: [i64; 4] = [60, 5 * 60, 15 * 60, 60 * 60];
 /// A completed call's event goes out once its recording is ready.
 const COMPLETED_DELAY_SECONDS: i64 = 15;
 
@@ -49,7 +42,7 @@ pub(crate) struct Emitted {
 pub(crate) struct Outgoing {
     pub(crate) id: String,
     /// The account (index) whose secret signs it.
-    account: usize,
+    pub(crate) account: usize,
     pub(crate) url: String,
     pub(crate) event: String,
     pub(crate) body: Vec<u8>,
@@ -57,61 +50,13 @@ pub(crate) struct Outgoing {
     pub(crate) attempts: Vec<Option<u16>>,
     pub(crate) delivered: bool,
     pub(crate) failed: bool,
-    in_flight: bool,
+    pub(crate) in_flight: bool,
 }
 
 impl Outgoing {
-    /// Due for an attempt at `now`, or being attempted: what [`Signals`] waits out.
-    fn unsettled(&self, now: DateTime<Utc>) -> bool {
+    /// Due for an attempt at `now`, or being attempted: what `settle` waits out.
+    pub(crate) fn unsettled(&self, now: DateTime<Utc>) -> bool {
         !self.delivered && !self.failed && (self.in_flight || self.next_at <= now)
-    }
-}
-
-/// What the delivery loop and `Sandbox::settle` tell each other.
-#[derive(Debug)]
-pub(crate) struct Signals {
-    /// Wakes the delivery loop: the clock moved or someone waits for it.
-    wake: tokio::sync::Notify,
-    /// Bumped each time an attempt's outcome is recorded.
-    recorded: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for Signals {
-    fn default() -> Self {
-        Self {
-            wake: tokio::sync::Notify::new(),
-            recorded: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-impl Signals {
-    /// Asks the delivery loop to look for due deliveries now.
-    pub(crate) fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
-
-/// Waits until no delivery is due at the current sandbox time or in flight:
-/// every attempt due so far has been made and its outcome recorded.
-pub(crate) async fn settle(app: &App) {
-    let mut recorded = app.deliveries.recorded.subscribe();
-    loop {
-        // Mark the current count seen before looking, so that an attempt
-        // recorded after the look still wakes us.
-        recorded.borrow_and_update();
-        let unsettled = {
-            let world = app.world();
-            let now = app.clock.now();
-            world.deliveries.iter().any(|d| d.unsettled(now))
-        };
-        if !unsettled {
-            return;
-        }
-        app.deliveries.wake();
-        if recorded.changed().await.is_err() {
-            return;
-        }
     }
 }
 
@@ -152,9 +97,14 @@ fn payload<T: serde::Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
-/// The lifecycle events `record` has reached but not yet emitted.
-pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
-    let call = &record.call;
+/// The lifecycle events `call` has reached but not yet emitted, given the
+/// `emitted` phases so far (0 none, 1 queued, 2 started, 3 final; moved on
+/// here), each with the call's own webhook.
+pub(crate) fn lifecycle_events(
+    call: &Call,
+    emitted: &mut u8,
+    call_webhook: Option<&(String, Vec<String>)>,
+) -> Vec<Emitted> {
     let phase = match call.status {
         CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled => {
             3
@@ -163,10 +113,9 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
         _ => 1,
     };
     let mut out = Vec::new();
-    while record.emitted < phase {
-        record.emitted += 1;
-        let call = &record.call;
-        let (name, body) = match record.emitted {
+    while *emitted < phase {
+        *emitted += 1;
+        let (name, body) = match *emitted {
             1 => (
                 "call.queued",
                 payload(&CallQueuedEvent {
@@ -251,7 +200,7 @@ pub(crate) fn lifecycle_events(record: &mut CallRecord) -> Vec<Emitted> {
         out.push(Emitted {
             name: name.to_string(),
             payload: body,
-            call_webhook: record.webhook.clone(),
+            call_webhook: call_webhook.cloned(),
             disposition: call.disposition.clone(),
             campaign_id: call.campaign_id.clone(),
         });
@@ -389,147 +338,166 @@ fn like_counting(pattern: &str, text: &str, steps: &mut u64) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == '%')
 }
 
-/// Waits until `done` holds for the deliveries, looking again after each
-/// recorded attempt; returns the deliveries it held for.
-pub(crate) async fn wait_for(
-    app: &App,
-    done: impl Fn(&[DeliveryInfo]) -> bool,
-) -> Vec<DeliveryInfo> {
-    let mut recorded = app.deliveries.recorded.subscribe();
-    loop {
-        recorded.borrow_and_update();
-        let deliveries: Vec<DeliveryInfo> = app
-            .world()
-            .deliveries
-            .iter()
-            .map(DeliveryInfo::from)
-            .collect();
-        if done(&deliveries) || recorded.changed().await.is_err() {
-            return deliveries;
-        }
-    }
-}
-
-/// Sends due deliveries until `stop`, and records each attempt.
-///
-/// Each receiver gets its deliveries in order, one at a time; receivers are
-/// served side by side, so a slow or dead one holds up no other. Each
-/// delivery is signed with its account's secret. An attempt without an
-/// answer within `timeout` (real time) counts as failed.
-pub(crate) async fn deliver(
-    app: Arc<App>,
-    timeout: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    // Only ever the URL given: no redirects followed, no proxy in between.
-    let http = match reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-    {
-        Ok(http) => http,
-        Err(_) => return,
-    };
-    // An automatic clock makes deliveries due without telling anyone: look
-    // every 20 ms. A manual clock, and `settle`, wake the loop at once.
-    let mut every = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = app.deliveries.wake.notified() => {}
-            _ = stop.changed() => return,
-        }
-        let now = app.clock.now();
-        let mut due: BTreeMap<String, Vec<Due>> = BTreeMap::new();
-        {
-            let mut world = app.world();
-            let busy: HashSet<String> = world
-                .deliveries
-                .iter()
-                .filter(|d| d.in_flight)
-                .map(|d| d.url.clone())
-                .collect();
-            for (index, d) in world.deliveries.iter_mut().enumerate() {
-                if !d.delivered
-                    && !d.failed
-                    && !d.in_flight
-                    && d.next_at <= now
-                    && !busy.contains(&d.url)
-                {
-                    d.in_flight = true;
-                    due.entry(d.url.clone()).or_default().push(Due {
-                        index,
-                        account: d.account,
-                        id: d.id.clone(),
-                        body: d.body.clone(),
-                    });
-                }
-            }
-        }
-        for (url, batch) in due {
-            tokio::spawn(send_in_order(app.clone(), http.clone(), url, batch));
-        }
-    }
-}
-
-/// A delivery due for an attempt.
-struct Due {
-    /// Its index in `World::deliveries`.
-    index: usize,
-    account: usize,
-    id: String,
-    body: Vec<u8>,
-}
-
-/// One attempt for each of `batch` (deliveries to `url`), in order.
-async fn send_in_order(app: Arc<App>, http: reqwest::Client, url: String, batch: Vec<Due>) {
-    for Due {
-        index,
-        account,
-        id,
-        body,
-    } in batch
-    {
-        // The retry schedule counts from when the attempt was sent, whatever the
-        // clock does while its answer is on the way.
-        let sent_at = app.clock.now();
-        // Wall-clock time, not sandbox time: receivers check it against their own
-        // clock (5 minutes' tolerance), and the sandbox clock runs ahead of it.
-        let timestamp = Utc::now().timestamp();
-        // Every account has a secret; were one missing, the attempt fails
-        // (and is recorded) rather than going out unsigned.
-        let status = match app.webhook_secrets.get(account) {
-            Some(secret) => http
-                .post(&url)
-                .headers(sign_headers(secret, &id, timestamp, &body))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .ok()
-                .map(|r| r.status().as_u16()),
-            None => None,
-        };
-        if let Some(delivery) = lock(&app.world).deliveries.get_mut(index) {
-            delivery.in_flight = false;
-            delivery.attempts.push(status);
-            if status.is_some_and(|s| (200..300).contains(&s)) {
-                delivery.delivered = true;
-            } else if let Some(wait) = RETRY_SCHEDULE.get(delivery.attempts.len() - 1) {
-                delivery.next_at = sent_at + Span::seconds(*wait);
-            } else {
-                delivery.failed = true;
-            }
-        }
-        // After the world's lock is released: whoever wakes sees the outcome.
-        app.deliveries.recorded.send_modify(|count| *count += 1);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queued_call() -> Call {
+        let created = "2025-12-22T10:30:00Z".parse().unwrap();
+        let mut record = crate::state::new_call(
+            "acct_1",
+            "+15551234567",
+            Some("+15550001111".into()),
+            "Confirm the appointment.",
+            10.0,
+            created,
+        );
+        record.call.id = "call_1".into();
+        record.call
+    }
+
+    fn names(events: &[Emitted]) -> Vec<&str> {
+        events.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_call_emits_each_phase_once_in_order() {
+        let mut call = queued_call();
+        let mut emitted = 0;
+        assert_eq!(
+            names(&lifecycle_events(&call, &mut emitted, None)),
+            ["call.queued"]
+        );
+        assert!(lifecycle_events(&call, &mut emitted, None).is_empty());
+        call.status = CallGatewayStatus::InProgress;
+        call.started_at = Some(call.created_at + Span::seconds(3));
+        assert_eq!(
+            names(&lifecycle_events(&call, &mut emitted, None)),
+            ["call.started"]
+        );
+        call.status = CallGatewayStatus::Completed;
+        let events = lifecycle_events(&call, &mut emitted, None);
+        assert_eq!(names(&events), ["call.completed"]);
+        assert_eq!(events[0].payload["call_id"], "call_1");
+        assert_eq!(emitted, 3);
+        assert!(lifecycle_events(&call, &mut emitted, None).is_empty());
+    }
+
+    #[test]
+    fn a_call_that_never_started_emits_no_started_event() {
+        let mut call = queued_call();
+        call.status = CallGatewayStatus::Failed;
+        let mut emitted = 0;
+        let webhook = ("http://hooks.test/call".to_string(), Vec::new());
+        let events = lifecycle_events(&call, &mut emitted, Some(&webhook));
+        assert_eq!(names(&events), ["call.queued", "call.failed"]);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.call_webhook.as_ref() == Some(&webhook))
+        );
+    }
+
+    fn subscription(event: &str, url: &str, filters: Option<Value>) -> WebhookSubscription {
+        WebhookSubscription {
+            id: format!("sub_{url}"),
+            account_id: None,
+            event: event.into(),
+            url: url.into(),
+            filters: filters.and_then(|f| f.as_object().cloned()),
+            deleted_at: None,
+            created_by_api_key_id: None,
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn an_event_goes_to_the_call_webhook_and_the_matching_subscriptions() {
+        let mut call = queued_call();
+        call.status = CallGatewayStatus::Completed;
+        call.campaign_id = Some("camp_1".into());
+        call.disposition = Some("confirmed".into());
+        let mut emitted = 2;
+        let webhook = (
+            "http://hooks.test/call".to_string(),
+            vec!["call.completed".to_string()],
+        );
+        let event = lifecycle_events(&call, &mut emitted, Some(&webhook)).remove(0);
+        let subscriptions = [
+            subscription("call.completed", "http://hooks.test/all", None),
+            subscription(
+                "call.completed.confirmed",
+                "http://hooks.test/confirmed",
+                None,
+            ),
+            subscription("call.completed.no_answer", "http://hooks.test/other", None),
+            subscription(
+                "call.completed",
+                "http://hooks.test/uk",
+                Some(serde_json::json!({"phone_number": "+44%"})),
+            ),
+            subscription(
+                "call.completed",
+                "http://hooks.test/us",
+                Some(serde_json::json!({"phone_number": "+1555%", "is_conversion": true})),
+            ),
+        ];
+        let conversions = HashMap::from([("camp_1".to_string(), vec!["confirmed".to_string()])]);
+        let now: DateTime<Utc> = "2025-12-22T10:40:00Z".parse().unwrap();
+        let out = route(
+            event,
+            0,
+            &subscriptions,
+            &conversions,
+            WebhookPayloads::Named,
+            now,
+        );
+        let sent: Vec<(&str, &str)> = out
+            .iter()
+            .map(|o| (o.url.as_str(), o.event.as_str()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("http://hooks.test/call", "call.completed"),
+                ("http://hooks.test/all", "call.completed"),
+                ("http://hooks.test/confirmed", "call.completed.confirmed"),
+                ("http://hooks.test/us", "call.completed"),
+            ]
+        );
+        for outgoing in &out {
+            // The recording is ready 15 s after the call ends.
+            assert_eq!(
+                outgoing.next_at,
+                now + Span::seconds(COMPLETED_DELAY_SECONDS)
+            );
+            let body: Value = serde_json::from_slice(&outgoing.body).unwrap();
+            assert_eq!(body["event"], outgoing.event.as_str());
+            assert_eq!(body["is_conversion"], true);
+        }
+    }
+
+    #[test]
+    fn documented_payloads_carry_no_event_and_other_events_go_out_at_once() {
+        let call = queued_call();
+        let mut emitted = 0;
+        let event = lifecycle_events(&call, &mut emitted, None).remove(0);
+        let subscriptions = [subscription("call.queued", "http://hooks.test/q", None)];
+        let now: DateTime<Utc> = "2025-12-22T10:30:00Z".parse().unwrap();
+        let out = route(
+            event,
+            1,
+            &subscriptions,
+            &HashMap::new(),
+            WebhookPayloads::Documented,
+            now,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].account, out[0].next_at), (1, now));
+        let body: Value = serde_json::from_slice(&out[0].body).unwrap();
+        assert!(body.get("event").is_none(), "{body}");
+        assert_eq!(body["call_id"], "call_1");
+    }
 
     #[test]
     fn like_patterns() {

@@ -1,4 +1,7 @@
 //! Accounts and everything they own, in memory, and the rules that move it.
+//! The webhook events a call emits, and who receives them, are [`events`].
+
+pub(crate) mod events;
 
 use std::collections::HashMap;
 
@@ -89,6 +92,13 @@ pub(crate) struct CallRecord {
     pub(crate) webhook: Option<(String, Vec<String>)>,
     /// Lifecycle events already emitted: 0 none, 1 queued, 2 started, 3 final.
     pub(crate) emitted: u8,
+}
+
+impl CallRecord {
+    /// The lifecycle events the call has reached since the last look.
+    pub(crate) fn take_events(&mut self) -> Vec<events::Emitted> {
+        events::lifecycle_events(&self.call, &mut self.emitted, self.webhook.as_ref())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -202,13 +212,13 @@ pub(crate) struct World {
     pub(crate) keys: HashMap<String, ApiKey>,
     pub(crate) next_seq: u64,
     /// Webhook deliveries, in the order they were queued.
-    pub(crate) deliveries: Vec<crate::webhooks::Outgoing>,
+    pub(crate) deliveries: Vec<events::Outgoing>,
     /// Sandbox time of the last [`World::tick`].
     pub(crate) last_tick: Option<DateTime<Utc>>,
     /// How long a new call waits in `queued` before it rings.
     pub(crate) queue_time: Span,
     /// Whether webhook bodies carry `event`.
-    pub(crate) webhook_payloads: crate::webhooks::WebhookPayloads,
+    pub(crate) webhook_payloads: events::WebhookPayloads,
 }
 
 impl World {
@@ -237,7 +247,7 @@ impl World {
                     let billed = record.call.duration.unwrap_or(0.0);
                     settle.push((record.reserved, billed));
                 }
-                events.extend(crate::webhooks::lifecycle_events(record));
+                events.extend(record.take_events());
                 if let Some(campaign) = &record.call.campaign_id {
                     touched.insert(campaign.clone());
                 }
@@ -260,7 +270,7 @@ impl World {
     pub(crate) fn route_events(
         &mut self,
         index: usize,
-        events: Vec<crate::webhooks::Emitted>,
+        events: Vec<events::Emitted>,
         now: DateTime<Utc>,
     ) {
         if events.is_empty() {
@@ -278,7 +288,7 @@ impl World {
             })
             .collect();
         for event in events {
-            let outgoing = crate::webhooks::route(
+            let outgoing = events::route(
                 event,
                 index,
                 &account.subscriptions,
@@ -591,142 +601,4 @@ fn refresh_campaign_stats(
             campaign.campaign.updated_at = Some(now);
         }
     }
-}
-
-/// Two accounts with keys, campaigns, a number, a carrier and a balance.
-pub(crate) fn seed(world: &mut World, now: DateTime<Utc>, balance_minutes: f64) -> SeedKeys {
-    use Scope::*;
-    let full = vec![
-        CallsRead,
-        CallsWrite,
-        CampaignsRead,
-        CampaignsWrite,
-        NumbersRead,
-        NumbersWrite,
-    ];
-    let read = vec![CallsRead, CampaignsRead, NumbersRead];
-    let suffix = || uuid::Uuid::new_v4().simple().to_string();
-    let keys = SeedKeys {
-        full: format!("tc_test_{}", suffix()),
-        read_only: format!("tc_test_{}", suffix()),
-        other_account: format!("tc_test_{}", suffix()),
-    };
-    for (index, name) in ["Bright Dental", "Acme Logistics"].into_iter().enumerate() {
-        let account_id = uuid::Uuid::new_v4().to_string();
-        let mut account = Account {
-            id: account_id.clone(),
-            plan_minutes: (balance_minutes - 30.0).max(0.0),
-            bonus_minutes: balance_minutes.min(30.0),
-            ..Account::default()
-        };
-        // Oldest first: the draft is the newest, the first a list shows.
-        let campaigns = [
-            ("Spring survey", CampaignStatus::Completed, 0),
-            ("Renewal follow-ups", CampaignStatus::Paused, 4),
-            ("Appointment reminders", CampaignStatus::Draft, 6),
-        ];
-        for (i, (title, status, leads)) in campaigns.into_iter().enumerate() {
-            let seq = world.seq();
-            let created = now - Span::days(10 - i as i64);
-            let completed_at =
-                (status == CampaignStatus::Completed).then_some(created + Span::days(1));
-            account.campaigns.push(CampaignRecord {
-                seq,
-                task: format!("{name}: {title}. Confirm the details and thank them."),
-                total_leads: leads,
-                pending_leads: (0..leads)
-                    .map(|l| {
-                        (
-                            format!("+1555010{:04}", l + 100 * i as i64),
-                            uuid::Uuid::new_v4().to_string(),
-                        )
-                    })
-                    .collect(),
-                campaign: Campaign {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name: Some(format!("{name} – {title}")),
-                    status,
-                    created_at: Some(created),
-                    updated_at: Some(created),
-                    started_at: None,
-                    completed_at,
-                    conversion_outcomes: vec!["confirmed".into()],
-                    max_calls_per_minute: Some(6),
-                    max_concurrent_calls: Some(2),
-                    stats: None,
-                },
-            });
-        }
-        let seq = world.seq();
-        let carrier_sid = uuid::Uuid::new_v4().to_string();
-        account.numbers.push(NumberRecord {
-            seq,
-            number: PhoneNumber {
-                id: uuid::Uuid::new_v4().to_string(),
-                account_id: Some(account_id.clone()),
-                number: format!("+1555765432{index}"),
-                source: Some(topcalls_types::PhoneNumberSource::Topcalls),
-                status: Some(topcalls_types::PhoneNumberStatus::Active),
-                phone_number_sid: Some(format!("PN{}", suffix())),
-                voip_carrier_sid: None,
-                carrier_name: None,
-                label: Some("Main line".into()),
-                error_message: None,
-                created_by_user_id: None,
-                created_at: Some(now - Span::days(30)),
-                updated_at: Some(now - Span::days(30)),
-            },
-        });
-        account.carriers.push(CarrierRecord {
-            deleted: false,
-            carrier: Carrier {
-                id: uuid::Uuid::new_v4().to_string(),
-                account_id: Some(account_id.clone()),
-                voip_carrier_sid: carrier_sid,
-                sip_gateway_sid: Some(uuid::Uuid::new_v4().to_string()),
-                carrier_name: Some("Sandbox SIP".into()),
-                trunk_type: Some(topcalls_types::CarrierTrunkType::StaticIp),
-                sip_gateway: Some(topcalls_types::SipGateway {
-                    ipv4: Some("203.0.113.10".into()),
-                    port: Some(5060),
-                    inbound: Some(true),
-                    outbound: Some(true),
-                }),
-                created_at: Some(now - Span::days(30)),
-            },
-        });
-        world.accounts.push(account);
-        let (full_key, limited) = if index == 0 {
-            (&keys.full, Some(&keys.read_only))
-        } else {
-            (&keys.other_account, None)
-        };
-        world.keys.insert(
-            full_key.clone(),
-            ApiKey {
-                id: uuid::Uuid::new_v4().to_string(),
-                account: index,
-                scopes: full.clone(),
-            },
-        );
-        if let Some(key) = limited {
-            world.keys.insert(
-                key.clone(),
-                ApiKey {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    account: index,
-                    scopes: read.clone(),
-                },
-            );
-        }
-    }
-    keys
-}
-
-/// The keys seeded for the handle.
-#[derive(Debug, Clone)]
-pub(crate) struct SeedKeys {
-    pub(crate) full: String,
-    pub(crate) read_only: String,
-    pub(crate) other_account: String,
 }
