@@ -19,7 +19,7 @@ use topcalls_api::webhooks::{Verifier, WebhookSecret};
 use topcalls_sandbox::{ClockMode, Sandbox};
 
 mod common;
-use common::{Answer, Api, call_body, manual};
+use common::{Answer, Api, call_body, concrete, manual};
 
 /// The scopes of `Sandbox::read_only_key`.
 const READ_ONLY_SCOPES: [&str; 3] = ["calls:read", "campaigns:read", "phone_numbers:read"];
@@ -45,21 +45,7 @@ async fn post_raw(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
-    };
-    api.check(&Method::POST, path, status, &headers, &body);
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    api.answer(&Method::POST, path, request).await
 }
 
 /// The path of the first field error.
@@ -738,21 +724,6 @@ async fn a_body_that_does_not_arrive_in_time_is_408_and_the_connection_closed() 
 }
 
 // ---- 12: challenges, scopes and secrets ------------------------------------------
-
-/// A concrete path for a path template (any id will do: scopes come first).
-fn concrete(template: &str) -> String {
-    template
-        .split('/')
-        .map(|part| {
-            if part.starts_with('{') {
-                "unknown-id"
-            } else {
-                part
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 #[tokio::test]
 async fn every_operation_names_its_scope_and_the_sandbox_enforces_it_before_anything_else() {

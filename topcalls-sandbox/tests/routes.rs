@@ -6,23 +6,8 @@
 
 mod common;
 
-use common::{Api, manual};
+use common::{Api, concrete, manual};
 use reqwest::Method;
-
-/// A path template with each `{parameter}` filled in.
-fn concrete(template: &str) -> String {
-    template
-        .split('/')
-        .map(|part| {
-            if part.starts_with('{') {
-                "unknown-id"
-            } else {
-                part
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 /// The 404 of the fallback, not a route's own "… not found".
 fn is_fallback_404(status: u16, body: &serde_json::Value) -> bool {

@@ -49,6 +49,22 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
+        let answer = self.answer(&method, path, request).await;
+        assert!(
+            answer.headers.contains_key("x-request-id"),
+            "{method} {path}: no X-Request-Id"
+        );
+        answer
+    }
+
+    /// Sends `request` (a `method` to `path`), reads its answer and checks it
+    /// against the spec.
+    pub async fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Answer {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -58,11 +74,7 @@ impl Api {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
         };
-        assert!(
-            headers.contains_key("x-request-id"),
-            "{method} {path}: no X-Request-Id"
-        );
-        self.check(&method, path, status, &headers, &body);
+        self.check(method, path, status, &headers, &body);
         Answer {
             status,
             headers,
@@ -172,4 +184,19 @@ pub async fn curl(args: Vec<String>) -> Value {
         String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice::<Value>(&out.stdout).unwrap()
+}
+
+/// A concrete path for a path template: each `{parameter}` becomes `unknown-id`.
+pub fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|part| {
+            if part.starts_with('{') {
+                "unknown-id"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
