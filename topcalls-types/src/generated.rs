@@ -1884,9 +1884,9 @@ impl ::std::str::FromStr for CreateWebhookSubscriptionRequestEvent {
     fn from_str(
         value: &str,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(||
         {
-            ::regress::Regex::new(
+            ::regex_lite::Regex::new(
                     "^call\\.completed(?:\\.[a-z0-9_]+)?$|^lead\\.status_changed$|^campaign\\.(?:activated|paused)$",
                 )
                 .unwrap()
@@ -1950,8 +1950,8 @@ impl ::std::str::FromStr for E164PhoneNumber {
     fn from_str(
         value: &str,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^\\+[1-9]\\d{1,14}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(||
+        { ::regex_lite::Regex::new("^\\+[1-9]\\d{1,14}$").unwrap() });
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^\\+[1-9]\\d{1,14}$\"".into());
         }
@@ -2013,8 +2013,8 @@ impl ::std::str::FromStr for IdempotencyKey {
         if value.chars().count() < 8usize {
             return Err("shorter than 8 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(||
+        { ::regex_lite::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
         }
@@ -2649,9 +2649,9 @@ impl ::std::str::FromStr for SipGatewayInputIpv4 {
         if value.chars().count() < 1usize {
             return Err("shorter than 1 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(||
         {
-            ::regress::Regex::new(
+            ::regex_lite::Regex::new(
                     "^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*(?:[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|[0-9]+(?:[A-Za-z]|-+[A-Za-z0-9])(?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$",
                 )
                 .unwrap()
