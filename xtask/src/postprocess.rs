@@ -34,6 +34,12 @@
 //!    builds in a fraction of the time. Every pattern is compiled here, so a
 //!    pattern `regex-lite` cannot parse fails generation instead of
 //!    panicking at run time.
+//! 8. Struct builders (`types::builder::X`, `X::builder()`) only for the types
+//!    the client *sends* (reachable from a request body or parameter):
+//!    progenitor's operation builders hold their body as one, and users build
+//!    requests with them. Types only ever received are decoded, never built
+//!    field by field, so their builders (more than half of the generated
+//!    types) are dropped from the build.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +56,7 @@ pub(crate) struct Split {
 pub(crate) fn process(
     mut client: syn::File,
     received: &BTreeSet<String>,
+    sent: &BTreeSet<String>,
     secrets: &BTreeMap<String, BTreeSet<String>>,
     nullable: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Split, String> {
@@ -67,6 +74,7 @@ pub(crate) fn process(
     serialize_nullable_as_null(&mut items, nullable)?;
     schemars_behind_feature(&mut items)?;
     patterns_with_regex_lite(&mut items)?;
+    builders_only_for_sent_types(&mut items, sent)?;
     add_operation_impls(&mut client)?;
     hide_constructors(&mut client)?;
     client.items.insert(
@@ -734,6 +742,49 @@ fn patterns_with_regex_lite(items: &mut [Item]) -> Result<(), String> {
             format!("regex-lite cannot compile the spec's pattern {pattern:?}: {e}")
         })?;
     }
+    Ok(())
+}
+
+/// Step 8: drops `builder::X` (the struct and its impls) and `X::builder()`
+/// for every `X` the client never sends.
+fn builders_only_for_sent_types(
+    items: &mut Vec<Item>,
+    sent: &BTreeSet<String>,
+) -> Result<(), String> {
+    let builders = items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == "builder" => m.content.as_mut(),
+            _ => None,
+        })
+        .ok_or("`mod types` has no `mod builder`")?;
+    let subject = |item: &Item| match item {
+        Item::Struct(s) => Some(s.ident.to_string()),
+        Item::Impl(i) => self_type_name(i),
+        _ => None,
+    };
+    builders
+        .1
+        .retain(|item| subject(item).is_none_or(|name| sent.contains(&name)));
+    let kept: BTreeSet<String> = builders.1.iter().filter_map(subject).collect();
+    if let Some(missing) = sent.iter().find(|name| {
+        items.iter().any(|item| {
+            matches!(item, Item::Struct(s) if s.ident == name.as_str() && matches!(s.fields, Fields::Named(_)))
+        })
+            && !kept.contains(*name)
+    }) {
+        return Err(format!("no struct builder generated for the sent type `{missing}`"));
+    }
+    for item in items.iter_mut() {
+        if let Item::Impl(i) = item
+            && i.trait_.is_none()
+            && self_type_name(i).is_some_and(|name| !kept.contains(&name))
+        {
+            i.items
+                .retain(|f| !matches!(f, syn::ImplItem::Fn(f) if f.sig.ident == "builder"));
+        }
+    }
+    items.retain(|item| !matches!(item, Item::Impl(i) if i.trait_.is_none() && i.items.is_empty()));
     Ok(())
 }
 
