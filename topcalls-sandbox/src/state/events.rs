@@ -352,8 +352,8 @@ mod tests {
             10.0,
             created,
         );
-        record.call.id = "call_1".into();
-        record.call
+        record.edit().id = "call_1".into();
+        std::sync::Arc::unwrap_or_clone(record.call)
     }
 
     fn names(events: &[Emitted]) -> Vec<&str> {
