@@ -176,7 +176,7 @@ impl Server {
     }
 
     async fn place(&self, row: usize) -> Result<String, Error> {
-        let to = if row % 10 == 0 {
+        let to = if row.is_multiple_of(10) {
             "+15550000001".to_string()
         } else {
             format!("+1202555{:04}", row % 10_000)

@@ -103,8 +103,8 @@ impl App {
     pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
         let mut world = lock(&self.world);
         let now = self.clock.now();
-        // Ticking walks every active call: at most every 250 ms of sandbox time
-        // (2 ms of real time at the default speed).
+        // Ticking looks at the calls due for a change: at most every 250 ms of
+        // sandbox time (2 ms of real time at the default speed).
         if world
             .last_tick
             .is_none_or(|last| now - last >= chrono::Duration::milliseconds(250))

@@ -181,6 +181,8 @@ fn end_call(
         Ok((record.reserved, used))
     });
     let (reserved, used) = ended.ok_or_else(|| ApiProblem::not_found("call"))??;
+    // Its last event goes out on the next tick.
+    account.wake(index, now);
     account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
     account.used_minutes += used;
     Ok(())

@@ -144,8 +144,10 @@ pub(crate) struct Account {
     pub(crate) numbers: Vec<NumberRecord>,
     pub(crate) carriers: Vec<CarrierRecord>,
     pub(crate) subscriptions: Vec<topcalls_types::WebhookSubscription>,
-    /// Indexes into `calls` of calls not yet final (or with events still to emit).
-    pub(crate) active: Vec<usize>,
+    /// Calls that will still change or have events to emit, as (the sandbox
+    /// time they are next due, index into `calls`), soonest first: a tick
+    /// looks only at the calls due, not at every call in flight.
+    active: BTreeSet<(DateTime<Utc>, usize)>,
     /// Index into `calls` by call id (a UUID; 16 bytes rather than a string).
     by_id: HashMap<uuid::Uuid, usize>,
     /// Indexes into `calls` by campaign id, oldest first.
@@ -185,7 +187,7 @@ impl Account {
                 .push(index);
         }
         if !(is_final(&record.call.status) && record.emitted >= 3) {
-            self.active.push(index);
+            self.active.insert((record.call.created_at, index));
         }
         self.calls.push(record);
         self.reindex(index, None);
@@ -229,6 +231,12 @@ impl Account {
                 set.entry(after.clone()).or_default().insert(index);
             }
         }
+    }
+
+    /// Has the next tick look at the call at `index` (it changed outside
+    /// its timeline, e.g. it was cancelled, and has events to emit).
+    pub(crate) fn wake(&mut self, index: usize, now: DateTime<Utc>) {
+        self.active.insert((now, index));
     }
 
     /// The position of a call in `calls`, by id.
@@ -345,25 +353,34 @@ impl World {
             let mut settle = Vec::new();
             let mut events = Vec::new();
             let mut touched = std::collections::HashSet::new();
-            let active = std::mem::take(&mut account.active);
-            for index in active {
-                let Some((finished, emitted, campaign)) = account.update(index, |record| {
-                    let finished = advance_call(record, queue_time, now);
-                    if finished && !record.settled {
+            while let Some(&(due, index)) = account.active.first()
+                && due <= now
+            {
+                account.active.pop_first();
+                let Some((next, emitted, campaign)) = account.update(index, |record| {
+                    let next = advance_call(record, queue_time, now);
+                    if next == Next::Final && !record.settled {
                         record.settled = true;
                         let billed = record.call.duration.unwrap_or(0.0);
                         settle.push((record.reserved, billed));
                     }
                     events.extend(record.take_events());
-                    (finished, record.emitted, record.call.campaign_id.clone())
+                    (next, record.emitted, record.call.campaign_id.clone())
                 }) else {
                     continue;
                 };
                 if let Some(campaign) = campaign {
                     touched.insert(campaign);
                 }
-                if !(finished && emitted >= 3) {
-                    account.active.push(index);
+                match next {
+                    Next::At(at) => {
+                        account.active.insert((at, index));
+                    }
+                    // Events of the last phase are emitted above, so a final call is done.
+                    Next::Final if emitted < 3 => {
+                        account.active.insert((now, index));
+                    }
+                    Next::Final | Next::Never => {}
                 }
             }
             self.route_events(index, events, now);
@@ -516,24 +533,32 @@ pub(crate) fn new_call(
     }
 }
 
+/// When a call changes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// At this sandbox time.
+    At(DateTime<Utc>),
+    /// Never again: it is final.
+    Final,
+    /// Never on its own: it stays queued (a queue time past the end of the calendar).
+    Never,
+}
+
 /// Moves one call along its timeline (`queue_time` queued, then ringing and
-/// talking); `true` once it is final.
-pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -> bool {
+/// talking) to `now`, and says when it changes next.
+pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -> Next {
     if is_final(&record.call.status) {
-        return true;
+        return Next::Final;
     }
-    let call = Arc::make_mut(&mut record.call);
     // A queue time past the end of the calendar keeps the call queued.
-    let Some(connect_at) = call.created_at.checked_add_signed(queue_time) else {
-        return false;
+    let Some(connect_at) = record.call.created_at.checked_add_signed(queue_time) else {
+        return Next::Never;
     };
     let talks = matches!(record.outcome, Outcome::Human | Outcome::Voicemail);
-    if now < connect_at {
-        return false;
-    }
     if !talks {
-        if now < connect_at + Span::seconds(FAIL_SECONDS) {
-            return false;
+        let fail_at = connect_at + Span::seconds(FAIL_SECONDS);
+        if now < fail_at {
+            return Next::At(fail_at);
         }
         let (telephony, message) = match record.outcome {
             Outcome::Busy => (CallTelephonyStatus::Busy, "The line was busy."),
@@ -551,6 +576,9 @@ pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateT
                 "The carrier reported a failure.",
             ),
         };
+        // Needed no more: a failed call has no transcript or summary.
+        record.task = String::new();
+        let call = record.edit();
         call.status = CallGatewayStatus::Failed;
         call.call_status = Some(telephony);
         call.error_message = Some(message.to_string());
@@ -558,16 +586,26 @@ pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateT
         call.duration = Some(0.0);
         call.actual_duration_billed = Some(0.0);
         call.completed = Some(true);
-        return true;
+        return Next::Final;
+    }
+    if now < connect_at {
+        return Next::At(connect_at);
     }
     let end_at = connect_at + Span::seconds(TALK_SECONDS);
-    call.started_at = Some(connect_at);
     if now < end_at {
-        call.status = CallGatewayStatus::InProgress;
-        call.call_status = Some(CallTelephonyStatus::InProgress);
-        return false;
+        if record.call.status != CallGatewayStatus::InProgress {
+            let call = record.edit();
+            call.started_at = Some(connect_at);
+            call.status = CallGatewayStatus::InProgress;
+            call.call_status = Some(CallTelephonyStatus::InProgress);
+        }
+        return Next::At(end_at);
     }
     let voicemail = record.outcome == Outcome::Voicemail;
+    // Needed no more once it is in the transcript and summary.
+    let task = std::mem::take(&mut record.task);
+    let call = record.edit();
+    call.started_at = Some(connect_at);
     let minutes = if voicemail {
         0.5
     } else {
@@ -587,21 +625,15 @@ pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateT
         "https://recordings.sandbox.topcalls.local/{}.mp3",
         call.id
     ));
-    call.transcript = Some(transcript(&record.task, voicemail, connect_at));
+    call.transcript = Some(transcript(&task, voicemail, connect_at));
     call.call_summary = Some(if voicemail {
-        format!(
-            "Reached voicemail and left a message about: {}",
-            record.task
-        )
+        format!("Reached voicemail and left a message about: {task}")
     } else {
-        format!(
-            "The agent completed the task with the person who answered: {}",
-            record.task
-        )
+        format!("The agent completed the task with the person who answered: {task}")
     });
     call.disposition = Some(if voicemail { "voicemail" } else { "confirmed" }.to_string());
     call.completed = Some(true);
-    true
+    Next::Final
 }
 
 fn transcript(task: &str, voicemail: bool, start: DateTime<Utc>) -> Vec<TranscriptEntry> {
