@@ -118,7 +118,7 @@ pub(crate) async fn create_call(
         provider_call_id: record.call.external_call_id.clone(),
         status: CallGatewayStatus::Queued,
     };
-    let queued = record.take_events();
+    let queued = record.take_events(account.has_subscriptions());
     account.add_call(record);
     world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)

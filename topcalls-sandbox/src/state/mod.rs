@@ -104,8 +104,15 @@ impl CallRecord {
         Arc::make_mut(&mut self.call)
     }
 
-    /// The lifecycle events the call has reached since the last look.
-    pub(crate) fn take_events(&mut self) -> Vec<events::Emitted> {
+    /// The lifecycle events the call has reached since the last look, for
+    /// its own webhook and, when the account has any, its `subscriptions`.
+    /// With neither, nobody receives them: they are marked as emitted
+    /// without being built.
+    pub(crate) fn take_events(&mut self, subscriptions: bool) -> Vec<events::Emitted> {
+        if !subscriptions && self.webhook.is_none() {
+            self.emitted = self.emitted.max(events::phase(&self.call));
+            return Vec::new();
+        }
         events::lifecycle_events(&self.call, &mut self.emitted, self.webhook.as_ref())
     }
 }
@@ -301,6 +308,11 @@ impl Account {
         }
     }
 
+    /// Whether any webhook subscription is live.
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        self.subscriptions.iter().any(|s| s.deleted_at.is_none())
+    }
+
     /// The caller id of a call created without `from_number`: the account's
     /// oldest active number (TopCalls falls back to a default it configures).
     pub(crate) fn default_caller_id(&self) -> Option<String> {
@@ -353,6 +365,7 @@ impl World {
             let mut settle = Vec::new();
             let mut events = Vec::new();
             let mut touched = std::collections::HashSet::new();
+            let subscriptions = account.has_subscriptions();
             while let Some(&(due, index)) = account.active.first()
                 && due <= now
             {
@@ -364,7 +377,7 @@ impl World {
                         let billed = record.call.duration.unwrap_or(0.0);
                         settle.push((record.reserved, billed));
                     }
-                    events.extend(record.take_events());
+                    events.extend(record.take_events(subscriptions));
                     (next, record.emitted, record.call.campaign_id.clone())
                 }) else {
                     continue;
