@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release --locked -p topcalls-sandbox
 //! cargo run --release --locked -p topcalls-sandbox --example bulk_load -- \
-//!     [--calls 100000] [--seconds 5] target/release/topcalls-sandbox [OTHER-SANDBOX-BINARY…]
+//!     [--calls 100000] [--seconds 5] [--no-keys] target/release/topcalls-sandbox [OTHER-SANDBOX-BINARY…]
 //! ```
 //!
 //! Each binary is started in turn as its own process (`--clock manual`, on a
@@ -14,8 +14,9 @@
 //! 1. `--calls` calls placed with `POST /v1/calls`, each with its own
 //!    `Idempotency-Key` (8 at a time; one in ten to the busy test number),
 //!    then the clock moved an hour so that they finish. Resident memory
-//!    (`VmRSS` of the process) before and after, per call: a call and its
-//!    stored idempotent answer.
+//!    (`VmRSS` of the process) before, after placing them and once they
+//!    finished, per call: a call and its stored idempotent answer
+//!    (`--no-keys`: placed without keys, the call alone).
 //! 2. `GET /v1/calls?limit=1&cursor=<the second-oldest call's created_at>`
 //!    (the oldest call: the deepest page) after the first 10,000 calls and
 //!    again after all of them.
@@ -47,6 +48,8 @@ const ROUNDS: usize = 2;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 struct Args {
+    /// Place calls without an `Idempotency-Key` (to tell what the answers cost).
+    no_keys: bool,
     calls: usize,
     seconds: u64,
     binaries: Vec<String>,
@@ -54,6 +57,7 @@ struct Args {
 
 fn args() -> Result<Args, Error> {
     let mut args = Args {
+        no_keys: false,
         calls: 100_000,
         seconds: 5,
         binaries: Vec::new(),
@@ -63,6 +67,7 @@ fn args() -> Result<Args, Error> {
         match arg.as_str() {
             "--calls" => args.calls = raw.next().ok_or("--calls N")?.parse()?,
             "--seconds" => args.seconds = raw.next().ok_or("--seconds S")?.parse()?,
+            "--no-keys" => args.no_keys = true,
             _ => args.binaries.push(arg),
         }
     }
@@ -177,7 +182,7 @@ impl Server {
         }
     }
 
-    async fn place(&self, row: usize) -> Result<String, Error> {
+    async fn place(&self, row: usize, keyed: bool) -> Result<String, Error> {
         let to = if row.is_multiple_of(10) {
             "+15550000001".to_string()
         } else {
@@ -189,14 +194,15 @@ impl Server {
             "voice": "alloy",
             "max_duration": 1,
         });
-        let response = self
+        let mut request = self
             .http
             .post(format!("{}/v1/calls", self.base))
             .bearer_auth(KEY)
-            .header("idempotency-key", format!("bulk-load-{row:08}"))
-            .json(&body)
-            .send()
-            .await?;
+            .json(&body);
+        if keyed {
+            request = request.header("idempotency-key", format!("bulk-load-{row:08}"));
+        }
+        let response = request.send().await?;
         if response.status() != reqwest::StatusCode::CREATED {
             return Err(format!("POST /v1/calls: {}", response.status()).into());
         }
@@ -208,10 +214,11 @@ impl Server {
     async fn place_all(
         &self,
         rows: std::ops::Range<usize>,
+        keyed: bool,
         ids: &mut Vec<String>,
     ) -> Result<(), Error> {
         let mut placed = futures::stream::iter(rows)
-            .map(|row| self.place(row))
+            .map(|row| self.place(row, keyed))
             .buffer_unordered(SEED_TASKS);
         while let Some(id) = placed.next().await {
             ids.push(id?);
@@ -368,6 +375,8 @@ async fn lookups(
 }
 
 struct Figures {
+    keyed: bool,
+    rss_placed: f64,
     rss_per_call: f64,
     seed_per_second: f64,
     deep_page_10k: Duration,
@@ -382,7 +391,8 @@ struct Figures {
 
 async fn run(server: Arc<Server>, args: &Args) -> Result<Figures, Error> {
     // The two oldest calls first, one after the other, so their order is known.
-    let mut ids = vec![server.place(0).await?, server.place(1).await?];
+    let keyed = !args.no_keys;
+    let mut ids = vec![server.place(0, keyed).await?, server.place(1, keyed).await?];
     let second_oldest = server.get(&format!("/v1/calls/{}", ids[1])).await?;
     let cursor = encode(
         second_oldest["created_at"]
@@ -393,13 +403,18 @@ async fn run(server: Arc<Server>, args: &Args) -> Result<Figures, Error> {
 
     let rss_before = server.rss()?;
     let seeding = Instant::now();
-    server.place_all(2..10_000, &mut ids).await?;
+    server.place_all(2..10_000, keyed, &mut ids).await?;
     server.advance(3600).await?;
     let deep_page_10k = server.page_time(&deep, 200).await?;
-    server.place_all(10_000..args.calls, &mut ids).await?;
+    server
+        .place_all(10_000..args.calls, keyed, &mut ids)
+        .await?;
     let seed_per_second = (args.calls - 10_000) as f64 / seeding.elapsed().as_secs_f64();
+    let per_call = |rss: u64| rss.saturating_sub(rss_before) as f64 / args.calls as f64;
+    // 90% of the calls are still queued here.
+    let rss_placed = per_call(server.rss()?);
     server.advance(3600).await?;
-    let rss_per_call = (server.rss()?.saturating_sub(rss_before)) as f64 / args.calls as f64;
+    let rss_per_call = per_call(server.rss()?);
     let deep_page_all = server.page_time(&deep, 200).await?;
     let paginate_all = server.paginate("").await?;
     let paginate_busy = server.paginate("&status=busy").await?;
@@ -412,6 +427,8 @@ async fn run(server: Arc<Server>, args: &Args) -> Result<Figures, Error> {
         rounds.push((alone, listed, pages as f64 / args.seconds as f64));
     }
     Ok(Figures {
+        keyed,
+        rss_placed,
         rss_per_call,
         seed_per_second,
         deep_page_10k,
@@ -470,12 +487,17 @@ fn print(binary: &str, f: &Figures) {
         ms(f.paginate_busy.0),
         f.paginate_busy.1 as f64 / f.paginate_busy.0.as_secs_f64()
     );
+    let what = if f.keyed {
+        "call + idempotent answer"
+    } else {
+        "call, placed without a key"
+    };
     println!(
-        "| resident memory per call (VmRSS delta / calls, call + idempotent answer) | {:.0} B | |",
-        f.rss_per_call
+        "| resident memory per call (VmRSS delta / calls, {what}): placed / finished | {:.0} / {:.0} B | |",
+        f.rss_placed, f.rss_per_call
     );
     println!(
-        "| keyed POST /v1/calls while seeding (8 at a time) | {:.0} calls/s | |",
+        "| POST /v1/calls while seeding (8 at a time) | {:.0} calls/s | |",
         f.seed_per_second
     );
 }
