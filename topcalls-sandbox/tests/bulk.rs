@@ -13,7 +13,7 @@ use common::{Api, call_body};
 use serde_json::Value;
 use topcalls_sandbox::{ClockMode, Sandbox};
 
-const SEEDED: usize = 2_000;
+const SEEDED: usize = 1_000;
 
 async fn bulk() -> Sandbox {
     Sandbox::builder()
