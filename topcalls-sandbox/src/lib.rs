@@ -29,6 +29,7 @@
 
 mod api;
 mod app;
+pub mod cli;
 mod clock;
 mod delivery;
 mod faults;
