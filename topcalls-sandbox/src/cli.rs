@@ -168,20 +168,27 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!(
+    // A closed stdout (`topcalls sandbox | head -1`) must not stop the server.
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }};
+    }
+    say!(
         "TopCalls sandbox listening on http://{}",
         sandbox.local_addr()
     );
-    println!("TOPCALLS_BASE_URL={}", sandbox.base_url());
-    println!("TOPCALLS_API_KEY={}", sandbox.api_key());
-    println!("read-only key: {}", sandbox.read_only_key());
-    println!("second account key: {}", sandbox.other_account_key());
-    println!("webhook signing secret: {}", sandbox.webhook_secret());
-    println!(
+    say!("TOPCALLS_BASE_URL={}", sandbox.base_url());
+    say!("TOPCALLS_API_KEY={}", sandbox.api_key());
+    say!("read-only key: {}", sandbox.read_only_key());
+    say!("second account key: {}", sandbox.other_account_key());
+    say!("webhook signing secret: {}", sandbox.webhook_secret());
+    say!(
         "second account webhook signing secret: {}",
         sandbox.other_account_webhook_secret()
     );
-    println!(
+    say!(
         "clock: {}; move it with POST /_sandbox/advance {{\"seconds\": n}}, wait for webhooks with POST /_sandbox/settle (TOPCALLS_API_KEY only)",
         match args.clock {
             Clock::Auto => "auto",
