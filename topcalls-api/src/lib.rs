@@ -24,11 +24,16 @@
 //! retried request never places a call twice. Errors are one [`Error`]
 //! type; API errors keep the status, the Problem+JSON body and the request
 //! id ([`ApiError`]).
+//!
+//! Many calls at once: [`Calls::create_many`] places a list with bounded
+//! concurrency, shared rate-limit pacing and idempotency keys derived from
+//! each row's reference, so a rerun never rings anyone twice ([`bulk`]).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
 mod body;
+pub mod bulk;
 mod calls;
 mod campaigns;
 mod client;

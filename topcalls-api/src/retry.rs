@@ -34,6 +34,9 @@ pub struct RetryPolicy {
     base_delay: Duration,
     max_delay: Duration,
     max_retry_after: Duration,
+    /// Whether a `429` is retried here. A batch ([`crate::bulk`]) turns it
+    /// off: it paces all its requests on the wait the server asks for.
+    pub(crate) retry_rate_limited: bool,
 }
 
 impl Default for RetryPolicy {
@@ -44,6 +47,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            retry_rate_limited: true,
         }
     }
 }
@@ -86,6 +90,11 @@ impl RetryPolicy {
     /// The number of retries set with [`RetryPolicy::max_retries`].
     pub fn get_max_retries(&self) -> u32 {
         self.max_retries
+    }
+
+    /// The longest `Retry-After` honoured ([`RetryPolicy::max_retry_after`]).
+    pub fn get_max_retry_after(&self) -> Duration {
+        self.max_retry_after
     }
 
     /// The full-jitter backoff before retry number `retry` (0-based).
@@ -182,6 +191,8 @@ pub(crate) async fn execute(
                         next.headers().get(IDEMPOTENCY_KEY),
                     ))
                     .await?
+                } else if status == StatusCode::TOO_MANY_REQUESTS && !policy.retry_rate_limited {
+                    (response, false)
                 } else {
                     (response, retryable_status(status))
                 };
