@@ -46,6 +46,7 @@ pub(crate) async fn run(cx: &Context, command: Calls) -> Result<(), Failure> {
             cx.out.done(&answer, &format!("cancelled call {call_id}"))
         }
         Calls::Watch { call_id } => watch(cx, &call_id).await,
+        Calls::Batch(_) => Err(Failure::other("internal: batch runs on its own")),
     }
 }
 

@@ -140,6 +140,9 @@ pub(crate) enum Calls {
         /// The call's id.
         call_id: String,
     },
+    /// Place one call per row of a CSV file, resumably.
+    #[command(after_help = BATCH_HELP)]
+    Batch(BatchArgs),
 }
 
 const BATCH_HELP: &str = "\
@@ -148,11 +151,18 @@ The file has a header row. `phone_number` is required; `task` or `instructions`,
 (a column wins over a flag); every other column is passed as a request_data variable. A task or
 instructions template takes `{column}` placeholders.
 
-Resumable: rerun the same command after Ctrl-C or a crash. Each row's idempotency key is derived
-from the batch id (from the file's absolute path and contents) and the row's reference (its
-`reference` column, or its line number), so a rerun never places a row's call twice; rows the
-results file already records are skipped. Results (one line per row: line, reference, outcome,
-call_id, error) go to FILE.results.csv unless --results says otherwise.
+Every row is checked before any call is placed; a bad row is reported with its line number and
+nothing is placed (--dry-run stops after the check).
+
+Resumable: rerun the same command after Ctrl-C or a crash. The state lives in two places. The
+API: each row's idempotency key is derived from the batch id (the file's absolute path and
+contents, or --batch-id) and the row's reference (its `reference` column, or its line number),
+and the API answers a key it has seen in the last 24 hours with the first answer, so a rerun
+never places a row's call twice. The results file (FILE.results.csv beside the file, or
+--results): one line per finished row (batch_id, line, reference, phone_number, outcome,
+call_id, idempotency_key, error), flushed as each row finishes; a rerun skips the rows it
+records as placed and retries the others. A results file of another batch (the CSV changed) is
+refused rather than mixed.
 
 Examples:
   topcalls calls batch leads.csv --task \"Remind {name} of the {time} appointment\" --dry-run
@@ -284,6 +294,9 @@ pub(crate) struct BatchArgs {
     /// Calls placed at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) concurrency: u32,
+    /// The batch id the row keys derive from (default: from the file's absolute path and contents).
+    #[arg(long, value_name = "ID")]
+    pub(crate) batch_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

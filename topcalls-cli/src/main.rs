@@ -9,6 +9,7 @@
 //! credentials in `config.rs`), prints through `output.rs`, and exits with
 //! the codes of `exit.rs`.
 
+mod batch;
 mod calls;
 mod cli;
 mod config;
@@ -110,6 +111,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Webhooks(cli::Webhooks::Trigger(args)) => {
             return webhooks::trigger(&args, &Output::new(format)).await;
+        }
+        Command::Calls(cli::Calls::Batch(args)) => {
+            let context = connect(&global, format).await?;
+            return batch::run(&context, args).await;
         }
         command => {
             let context = connect(&global, format).await?;

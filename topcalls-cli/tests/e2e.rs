@@ -34,7 +34,16 @@ fn calls_create_get_list_stop_cancel() {
     assert_eq!(call["phone_number"], "+15551234567");
 
     let second = id(
-        &server.json(&["calls", "create", "--to", "+15551234568", "--task", TASK, "--voice", "echo"]),
+        &server.json(&[
+            "calls",
+            "create",
+            "--to",
+            "+15551234568",
+            "--task",
+            TASK,
+            "--voice",
+            "echo",
+        ]),
         "call_id",
     );
 
@@ -51,7 +60,11 @@ fn calls_create_get_list_stop_cancel() {
     assert!(all.status.success());
     let items = json_lines(&all.stdout);
     let ids: Vec<&str> = items.iter().filter_map(|c| c["id"].as_str()).collect();
-    assert_eq!(ids, [second.as_str(), first.as_str()], "newest first, every page");
+    assert_eq!(
+        ids,
+        [second.as_str(), first.as_str()],
+        "newest first, every page"
+    );
     for item in &items {
         assert_component(&spec, "Call", item);
     }
@@ -60,7 +73,13 @@ fn calls_create_get_list_stop_cancel() {
     assert_schema(&spec, "cancel_call", 200, &cancelled);
     assert_eq!(cancelled["ok"], true);
 
-    let stopped = server.json(&["calls", "stop", &second, "--idempotency-key", "stop-second-call"]);
+    let stopped = server.json(&[
+        "calls",
+        "stop",
+        &second,
+        "--idempotency-key",
+        "stop-second-call",
+    ]);
     assert_schema(&spec, "stop_call", 200, &stopped);
     assert_eq!(stopped["status"], "cancelled");
 
@@ -100,7 +119,11 @@ fn calls_watch_and_create_wait_follow_the_call_to_its_end() {
         .args(["calls", "watch", &call_id, "--json"])
         .output()
         .expect("run");
-    assert!(watched.status.success(), "{}", String::from_utf8_lossy(&watched.stderr));
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
     let changes = json_lines(&watched.stdout);
     for change in &changes {
         assert_component(&spec, "Call", change);
@@ -108,7 +131,10 @@ fn calls_watch_and_create_wait_follow_the_call_to_its_end() {
     let last = changes.last().expect("at least the final state");
     assert_eq!(last["status"], "completed");
     assert_eq!(last["completed"], true);
-    let statuses: Vec<&str> = changes.iter().filter_map(|c| c["status"].as_str()).collect();
+    let statuses: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["status"].as_str())
+        .collect();
     let mut deduplicated = statuses.clone();
     deduplicated.dedup();
     assert_eq!(statuses, deduplicated, "one document per change");
@@ -116,10 +142,22 @@ fn calls_watch_and_create_wait_follow_the_call_to_its_end() {
     // --wait, as people read it: the statuses in order, then transcript and summary.
     let output = server
         .topcalls()
-        .args(["calls", "create", "--to", "+15551234567", "--task", TASK, "--wait"])
+        .args([
+            "calls",
+            "create",
+            "--to",
+            "+15551234567",
+            "--task",
+            TASK,
+            "--wait",
+        ])
         .output()
         .expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.starts_with("placed call "), "{text}");
     // Which statuses a poll catches depends on timing; their order does not.
@@ -134,27 +172,51 @@ fn calls_watch_and_create_wait_follow_the_call_to_its_end() {
                 .unwrap_or_else(|| panic!("unexpected status {status}"))
         })
         .collect();
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, once each: {text}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "in order, once each: {text}"
+    );
     assert_eq!(seen.last(), Some(&2), "{text}");
     assert!(text.contains("Transcript:\n  assistant: "), "{text}");
     assert!(text.contains("call_summary"), "{text}");
-    assert!(!text.contains('\u{1b}'), "no escape codes when piped: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape codes when piped: {text:?}"
+    );
 }
 
 #[test]
 fn the_embedded_sandbox_places_and_finishes_a_call_with_no_account() {
     let output = topcalls()
         .args([
-            "--sandbox", "calls", "create", "--to", "+15551234567", "--task", TASK, "--wait",
+            "--sandbox",
+            "calls",
+            "create",
+            "--to",
+            "+15551234567",
+            "--task",
+            TASK,
+            "--wait",
             "--json",
         ])
         .output()
         .expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let changes = json_lines(&output.stdout);
-    let statuses: Vec<&str> = changes.iter().filter_map(|c| c["status"].as_str()).collect();
+    let statuses: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["status"].as_str())
+        .collect();
     assert_eq!(statuses.last(), Some(&"completed"), "{statuses:?}");
-    assert!(changes.last().is_some_and(|c| c["transcript"].as_array().is_some_and(|t| !t.is_empty())));
+    assert!(
+        changes
+            .last()
+            .is_some_and(|c| c["transcript"].as_array().is_some_and(|t| !t.is_empty()))
+    );
 }
 
 #[test]
@@ -174,11 +236,17 @@ fn campaigns_list_get_start_pause() {
 
     let started = server.json(&["campaigns", "start", &campaign_id]);
     assert_schema(&spec, "start_campaign", 200, &started);
-    assert_eq!(server.json(&["campaigns", "get", &campaign_id])["status"], "running");
+    assert_eq!(
+        server.json(&["campaigns", "get", &campaign_id])["status"],
+        "running"
+    );
 
     let paused = server.json(&["campaigns", "pause", &campaign_id]);
     assert_schema(&spec, "pause_campaign", 200, &paused);
-    assert_eq!(server.json(&["campaigns", "get", &campaign_id])["status"], "paused");
+    assert_eq!(
+        server.json(&["campaigns", "get", &campaign_id])["status"],
+        "paused"
+    );
 
     let all = server
         .topcalls()
@@ -202,18 +270,32 @@ fn numbers_and_carriers_add_list_get_delete() {
     let server = Server::manual();
 
     let carrier = server.json(&[
-        "carriers", "add", "Acme SIP", "--gateway", "203.0.113.20", "--port", "5080", "--inbound",
+        "carriers",
+        "add",
+        "Acme SIP",
+        "--gateway",
+        "203.0.113.20",
+        "--port",
+        "5080",
+        "--inbound",
         "--outbound",
     ]);
     assert_schema(&spec, "create_carrier", 201, &carrier);
     let carriers = server.json(&["carriers", "list"]);
     assert_schema(&spec, "list_carriers", 200, &carriers);
-    assert!(carriers["data"]
-        .as_array()
-        .is_some_and(|all| all.iter().any(|c| c["id"] == carrier["id"])));
+    assert!(
+        carriers["data"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|c| c["id"] == carrier["id"]))
+    );
 
     let number = server.json(&[
-        "numbers", "add", "+15557654399", "--label", "Front desk", "--carrier-sid",
+        "numbers",
+        "add",
+        "+15557654399",
+        "--label",
+        "Front desk",
+        "--carrier-sid",
         &id(&carrier, "voip_carrier_sid"),
     ]);
     assert_schema(&spec, "create_phone_number", 201, &number);
@@ -258,9 +340,11 @@ fn models_voices_balance() {
     assert_schema(&spec, "list_voices", 200, &server.json(&["voices"]));
     let builtin = server.json(&["voices", "--builtin", "--mode", "realtime"]);
     assert_schema(&spec, "list_builtin_voices", 200, &builtin);
-    assert!(builtin["data"]
-        .as_array()
-        .is_some_and(|all| !all.is_empty() && all.iter().all(|v| v["mode"] == "realtime")));
+    assert!(
+        builtin["data"]
+            .as_array()
+            .is_some_and(|all| !all.is_empty() && all.iter().all(|v| v["mode"] == "realtime"))
+    );
     assert_schema(&spec, "get_balance", 200, &server.json(&["balance"]));
 }
 
@@ -269,7 +353,11 @@ fn webhooks_subscribe() {
     let spec = Spec::load();
     let server = Server::manual();
     let subscription = server.json(&[
-        "webhooks", "subscribe", "call.completed", "https://example.com/hook", "--filter",
+        "webhooks",
+        "subscribe",
+        "call.completed",
+        "https://example.com/hook",
+        "--filter",
         "phone_number=+1555%",
     ]);
     assert_schema(&spec, "create_webhook_subscription", 201, &subscription);
@@ -289,17 +377,18 @@ fn api_errors_show_the_problem_field_errors_and_request_id() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(stderr.contains("400"), "{stderr}");
-    assert!(stderr.contains("  - phone_number: "), "field errors: {stderr}");
+    assert!(
+        stderr.contains("  - phone_number: "),
+        "field errors: {stderr}"
+    );
     assert!(stderr.contains("request id: req_"), "{stderr}");
 
     // Bad flags: clap's usage error, exit 2.
     topcalls().args(["calls", "create"]).assert().code(2);
     // No key anywhere: configuration, exit 3, naming every way to give one.
-    topcalls()
-        .args(["balance"])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("TOPCALLS_API_KEY").and(predicate::str::contains("--sandbox")));
+    topcalls().args(["balance"]).assert().code(3).stderr(
+        predicate::str::contains("TOPCALLS_API_KEY").and(predicate::str::contains("--sandbox")),
+    );
 }
 
 #[test]
@@ -307,7 +396,15 @@ fn the_key_is_never_printed_not_even_verbose() {
     let server = Server::manual();
     for args in [
         vec!["-vvv", "balance"],
-        vec!["-vvv", "calls", "create", "--to", "+15551234567", "--task", TASK],
+        vec![
+            "-vvv",
+            "calls",
+            "create",
+            "--to",
+            "+15551234567",
+            "--task",
+            TASK,
+        ],
         vec!["-vvv", "calls", "get", "nope"],
     ] {
         let output = server.topcalls().args(&args).output().expect("run");
@@ -318,9 +415,15 @@ fn the_key_is_never_printed_not_even_verbose() {
             stderr.contains("TOPCALLS_API_KEY"),
             "says where the key came from: {stderr}"
         );
-        assert!(!stdout.contains(KEY) && !stderr.contains(KEY), "{args:?} printed the key");
+        assert!(
+            !stdout.contains(KEY) && !stderr.contains(KEY),
+            "{args:?} printed the key"
+        );
         // Not even part of it.
-        assert!(!stderr.contains(&KEY[8..]), "{args:?} printed part of the key");
+        assert!(
+            !stderr.contains(&KEY[8..]),
+            "{args:?} printed part of the key"
+        );
     }
 }
 
@@ -333,7 +436,12 @@ fn keys_from_a_file_or_a_profile_and_unsafe_files_refused() {
     let url = server.sandbox.base_url().to_string();
     let balance = |command: &mut assert_cmd::Command| command.args(["balance", "--json"]).assert();
 
-    balance(topcalls().args(["--base-url", &url, "--api-key-file"]).arg(&key_file)).success();
+    balance(
+        topcalls()
+            .args(["--base-url", &url, "--api-key-file"])
+            .arg(&key_file),
+    )
+    .success();
 
     let config = dir.path().join("config.toml");
     write(
@@ -341,25 +449,45 @@ fn keys_from_a_file_or_a_profile_and_unsafe_files_refused() {
         &format!("[profiles.sandbox]\napi_key = \"{KEY}\"\nbase_url = \"{url}\"\n"),
         0o600,
     );
-    balance(topcalls().arg("--config").arg(&config).args(["--profile", "sandbox"])).success();
-    balance(topcalls().env("TOPCALLS_CONFIG", &config).env("TOPCALLS_PROFILE", "sandbox")).success();
+    balance(
+        topcalls()
+            .arg("--config")
+            .arg(&config)
+            .args(["--profile", "sandbox"]),
+    )
+    .success();
+    balance(
+        topcalls()
+            .env("TOPCALLS_CONFIG", &config)
+            .env("TOPCALLS_PROFILE", "sandbox"),
+    )
+    .success();
 
     write(&key_file, KEY, 0o644);
-    balance(topcalls().args(["--base-url", &url, "--api-key-file"]).arg(&key_file))
-        .code(3)
-        .stderr(
-            predicate::str::contains("readable by everyone")
-                .and(predicate::str::contains("chmod 600"))
-                .and(predicate::str::contains(KEY).not()),
-        );
+    balance(
+        topcalls()
+            .args(["--base-url", &url, "--api-key-file"])
+            .arg(&key_file),
+    )
+    .code(3)
+    .stderr(
+        predicate::str::contains("readable by everyone")
+            .and(predicate::str::contains("chmod 600"))
+            .and(predicate::str::contains(KEY).not()),
+    );
     write(
         &config,
         &format!("[profiles.sandbox]\napi_key = \"{KEY}\"\nbase_url = \"{url}\"\n"),
         0o640,
     );
-    balance(topcalls().arg("--config").arg(&config).args(["--profile", "sandbox"]))
-        .code(3)
-        .stderr(predicate::str::contains("readable by its group"));
+    balance(
+        topcalls()
+            .arg("--config")
+            .arg(&config)
+            .args(["--profile", "sandbox"]),
+    )
+    .code(3)
+    .stderr(predicate::str::contains("readable by its group"));
 }
 
 #[test]
@@ -395,11 +523,22 @@ fn webhooks_trigger_sends_a_signed_documented_delivery_that_verify_accepts() {
     });
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let sent = topcalls()
-        .args(["webhooks", "trigger", "call.completed", "--json", "--secret", secret])
+        .args([
+            "webhooks",
+            "trigger",
+            "call.completed",
+            "--json",
+            "--secret",
+            secret,
+        ])
         .args(["--forward-to", &format!("http://127.0.0.1:{port}/hook")])
         .output()
         .expect("run");
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
     let report: Value = serde_json::from_slice(&sent.stdout).expect("json");
     assert_eq!(report["status"], 200);
     let request = receiver.join().expect("receiver");
@@ -411,19 +550,40 @@ fn webhooks_trigger_sends_a_signed_documented_delivery_that_verify_accepts() {
             .unwrap_or_else(|| panic!("no {name} header in {head}"))
             .to_string()
     };
-    assert_eq!(header("webhook-id"), report["webhook_id"].as_str().expect("id"));
+    assert_eq!(
+        header("webhook-id"),
+        report["webhook_id"].as_str().expect("id")
+    );
     // The documented call.completed payload: a flat object with no `event` member.
     let payload: Value = serde_json::from_str(body).expect("JSON body");
     assert_component(&Spec::load(), "CallCompletedEvent", &payload);
     assert!(payload.get("event").is_none(), "{payload:#}");
-    for member in ["call_id", "status", "transcript", "call_summary", "recording_url"] {
+    for member in [
+        "call_id",
+        "status",
+        "transcript",
+        "call_summary",
+        "recording_url",
+    ] {
         assert!(payload.get(member).is_some(), "{member} in {payload:#}");
     }
 
     let verify = |secret: &str, body: &str| {
         topcalls()
-            .args(["webhooks", "verify", "--secret", secret, "--tolerance", "100000"])
-            .args(["--id", &header("webhook-id"), "--timestamp", &header("webhook-timestamp")])
+            .args([
+                "webhooks",
+                "verify",
+                "--secret",
+                secret,
+                "--tolerance",
+                "100000",
+            ])
+            .args([
+                "--id",
+                &header("webhook-id"),
+                "--timestamp",
+                &header("webhook-timestamp"),
+            ])
             .args(["--signature", &header("webhook-signature")])
             .write_stdin(body.to_string())
             .assert()
@@ -433,7 +593,9 @@ fn webhooks_trigger_sends_a_signed_documented_delivery_that_verify_accepts() {
         .stdout(predicate::str::starts_with("verified: delivery msg_"));
     verify(secret, &format!("{body}\n"))
         .code(12)
-        .stderr(predicate::str::contains("ends with a newline that was not signed"));
+        .stderr(predicate::str::contains(
+            "ends with a newline that was not signed",
+        ));
     verify(secret, &body.replace("completed", "complete"))
         .code(12)
         .stderr(predicate::str::contains("no signature matches"));
@@ -442,7 +604,12 @@ fn webhooks_trigger_sends_a_signed_documented_delivery_that_verify_accepts() {
         .stderr(predicate::str::contains("no signature matches"));
     topcalls()
         .args(["webhooks", "verify", "--secret", secret, "--id", "msg_1"])
-        .args(["--timestamp", "1000", "--signature", &header("webhook-signature")])
+        .args([
+            "--timestamp",
+            "1000",
+            "--signature",
+            &header("webhook-signature"),
+        ])
         .write_stdin(body.to_string())
         .assert()
         .code(12)
@@ -485,7 +652,11 @@ fn sandbox_serves_the_api_until_interrupted() {
         .expect("run");
     let _ = child.kill();
     let _ = child.wait();
-    assert!(balance.status.success(), "{}", String::from_utf8_lossy(&balance.stderr));
+    assert!(
+        balance.status.success(),
+        "{}",
+        String::from_utf8_lossy(&balance.stderr)
+    );
     let balance: Value = serde_json::from_slice(&balance.stdout).expect("json");
     assert_eq!(balance["unit"], "call_minutes");
 }
@@ -526,5 +697,8 @@ fn watch_ends_when_another_command_stops_the_call() {
     let output = watch.wait_with_output().expect("watch");
     assert!(output.status.success());
     let changes = json_lines(&output.stdout);
-    assert_eq!(changes.last().map(|c| c["status"].clone()), Some(Value::from("cancelled")));
+    assert_eq!(
+        changes.last().map(|c| c["status"].clone()),
+        Some(Value::from("cancelled"))
+    );
 }

@@ -64,7 +64,12 @@ fn help_of_every_command() {
             format!("help-{}", command.join("-"))
         };
         // A fixed width, whatever the terminal running the tests.
-        let text = stdout(topcalls().env("COLUMNS", "100").args(*command).arg("--help"));
+        let text = stdout(
+            topcalls()
+                .env("COLUMNS", "100")
+                .args(*command)
+                .arg("--help"),
+        );
         insta::assert_snapshot!(name, text);
     }
 }
@@ -108,7 +113,14 @@ fn human_output() {
     insta::assert_snapshot!("error-not-found", String::from_utf8_lossy(&output.stderr));
     let output = server
         .topcalls()
-        .args(["calls", "create", "--to", "+99912345", "--task", "Confirm the appointment."])
+        .args([
+            "calls",
+            "create",
+            "--to",
+            "+99912345",
+            "--task",
+            "Confirm the appointment.",
+        ])
         .output()
         .expect("run");
     insta::assert_snapshot!("error-field", String::from_utf8_lossy(&output.stderr));

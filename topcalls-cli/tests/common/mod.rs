@@ -87,7 +87,11 @@ impl Server {
     /// The same as a `std::process::Command`, to spawn.
     pub fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(BIN);
-        for name in ["TOPCALLS_BASE_URL", "TOPCALLS_PROFILE", "TOPCALLS_WEBHOOK_SECRET"] {
+        for name in [
+            "TOPCALLS_BASE_URL",
+            "TOPCALLS_PROFILE",
+            "TOPCALLS_WEBHOOK_SECRET",
+        ] {
             command.env_remove(name);
         }
         command
@@ -100,7 +104,12 @@ impl Server {
 
     /// Runs `args` with `--json` and returns the parsed document.
     pub fn json(&self, args: &[&str]) -> Value {
-        let output = self.topcalls().args(args).arg("--json").output().expect("run");
+        let output = self
+            .topcalls()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run");
         assert!(
             output.status.success(),
             "topcalls {args:?} failed: {}",
