@@ -2,7 +2,7 @@
 //! with counts per outcome for batches and exports. Animated only when both
 //! stdout and stderr are terminals; otherwise plain lines, nothing redrawn.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -128,10 +128,18 @@ impl Counter {
         }
         match &self.bar {
             Some(bar) => {
-                bar.set_message(self.summary());
                 bar.inc(1);
+                bar.set_message(self.summary());
             }
-            None => eprintln!("[{}/{}] {outcome}: {detail}", self.done, self.total),
+            None => {
+                // A closed stderr (`2>&1 | head`) must not stop the batch.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "[{}/{}] {outcome}: {detail}",
+                    self.done,
+                    self.total
+                );
+            }
         }
     }
 
@@ -144,9 +152,11 @@ impl Counter {
             .join(", ")
     }
 
+    /// Leaves the bar's last state on screen, on a line of its own.
     pub(crate) fn finish(self) {
         if let Some(bar) = self.bar {
             bar.finish();
+            eprintln!();
         }
     }
 }
