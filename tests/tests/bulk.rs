@@ -191,7 +191,12 @@ async fn bad_rows_and_bad_settings_fail_before_anything_is_sent() {
 }
 
 /// Counts the requests of each operation the client makes.
-fn counting_client(sandbox: &Sandbox) -> (Client, std::sync::Arc<std::sync::Mutex<HashMap<&'static str, u32>>>) {
+fn counting_client(
+    sandbox: &Sandbox,
+) -> (
+    Client,
+    std::sync::Arc<std::sync::Mutex<HashMap<&'static str, u32>>>,
+) {
     let counts = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
     let seen = std::sync::Arc::clone(&counts);
     let client = Client::builder()
@@ -284,7 +289,10 @@ async fn a_watch_past_its_deadline_ends_with_a_timeout() {
         .collect()
         .await;
     assert_eq!(items.iter().filter(|i| i.is_ok()).count(), 3);
-    assert!(matches!(items.last(), Some(Err(Error::WaitTimeout(_)))), "{items:?}");
+    assert!(
+        matches!(items.last(), Some(Err(Error::WaitTimeout(_)))),
+        "{items:?}"
+    );
     sandbox.shutdown().await;
 }
 
@@ -310,7 +318,11 @@ async fn export_writes_one_row_per_call_with_its_transcript() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(calls.len(), 210);
-    assert!(calls.iter().all(|c| c.transcript.as_ref().is_some_and(|t| !t.is_empty())));
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.transcript.as_ref().is_some_and(|t| !t.is_empty()))
+    );
 
     let mut csv = Vec::new();
     let written = client
@@ -333,8 +345,18 @@ async fn export_writes_one_row_per_call_with_its_transcript() {
     let transcript = first.transcript.as_ref().unwrap();
     let flattened: Vec<String> = transcript
         .iter()
-        .map(|e| format!("{}: {}", e.user.as_ref().unwrap(), e.text.as_deref().unwrap()))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.user.as_ref().unwrap(),
+                e.text.as_deref().unwrap()
+            )
+        })
         .collect();
-    assert!(text.contains(&flattened.join("\n")), "{}", flattened.join("\n"));
+    assert!(
+        text.contains(&flattened.join("\n")),
+        "{}",
+        flattened.join("\n")
+    );
     sandbox.shutdown().await;
 }

@@ -156,7 +156,10 @@ fn csv_row(line: &mut Vec<u8>, call: &Call) {
                 .map_or_else(|| "unknown".to_string(), ToString::to_string);
             let said = entry.text.as_deref().unwrap_or_default();
             let _ = write!(text, "{speaker}: ");
-            text.extend(said.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+            text.extend(
+                said.chars()
+                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+            );
         }
         text
     });

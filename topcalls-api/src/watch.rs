@@ -178,7 +178,11 @@ impl<'a> IntoFuture for WatchCalls<'a> {
 type State = (CallGatewayStatus, Option<CallTelephonyStatus>, Option<bool>);
 
 fn state(call: &Call) -> State {
-    (call.status.clone(), call.call_status.clone(), call.completed)
+    (
+        call.status.clone(),
+        call.call_status.clone(),
+        call.completed,
+    )
 }
 
 /// One watched call.
@@ -347,7 +351,12 @@ impl<'a> Watcher<'a> {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in unseen {
-                let fetched = self.client.calls().get(&id).options(self.options.clone()).await;
+                let fetched = self
+                    .client
+                    .calls()
+                    .get(&id)
+                    .options(self.options.clone())
+                    .await;
                 match fetched {
                     Ok(call) => self.note(call),
                     Err(error) => {
@@ -378,7 +387,8 @@ impl<'a> Watcher<'a> {
                         None if !watched.seen => return false,
                         None => {}
                         Some(created) => {
-                            oldest_pending = Some(oldest_pending.map_or(created, |t| t.min(created)));
+                            oldest_pending =
+                                Some(oldest_pending.map_or(created, |t| t.min(created)));
                         }
                     }
                 }
