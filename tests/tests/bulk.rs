@@ -189,3 +189,174 @@ async fn bad_rows_and_bad_settings_fail_before_anything_is_sent() {
     assert_eq!(sandbox.calls_count(), 0);
     sandbox.shutdown().await;
 }
+
+/// Counts the requests of each operation the client makes.
+fn counting_client(
+    sandbox: &Sandbox,
+) -> (
+    Client,
+    std::sync::Arc<std::sync::Mutex<HashMap<&'static str, u32>>>,
+) {
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let seen = std::sync::Arc::clone(&counts);
+    let client = Client::builder()
+        .api_key(sandbox.api_key())
+        .base_url(sandbox.base_url())
+        .on_response(move |info| {
+            *seen.lock().unwrap().entry(info.operation).or_insert(0) += info.attempts;
+        })
+        .build()
+        .unwrap();
+    (client, counts)
+}
+
+#[tokio::test]
+async fn watching_250_calls_costs_two_pages_a_sweep() {
+    let sandbox = sandbox(Faults::default()).await;
+    let (client, counts) = counting_client(&sandbox);
+    // Older calls nobody watches: the sweep must not page through them.
+    call_ids(place(&client, "older", 0..150).await);
+    sandbox.advance(Duration::from_secs(3600));
+    let ids: Vec<String> = call_ids(place(&client, "watched", 0..250).await)
+        .into_values()
+        .collect();
+    counts.lock().unwrap().clear();
+
+    let polling = topcalls_api::WaitOptions::default()
+        .interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(10));
+    let mut changes = client.calls().watch(&ids).options(polling).stream();
+    // First sweep: every call as first seen, queued.
+    let mut first = HashSet::new();
+    for _ in 0..250 {
+        let call = changes.next().await.unwrap().unwrap();
+        assert_eq!(call.status.to_string(), "queued");
+        assert!(first.insert(call.id));
+    }
+    assert_eq!(counts.lock().unwrap().get("list_calls"), Some(&2));
+    // Every call finishes (post-call processing included), and the watch ends.
+    sandbox.advance(Duration::from_secs(3600));
+    let mut finished = HashSet::new();
+    while let Some(change) = changes.next().await {
+        let call = change.unwrap();
+        assert!(topcalls_api::is_finished(&call), "{call:?}");
+        assert!(finished.insert(call.id));
+    }
+    assert_eq!(finished, first);
+    let counts = counts.lock().unwrap().clone();
+    // Two sweeps of two pages each (250 of 400 calls, 200 a page); no GET per call.
+    assert_eq!(counts.get("list_calls"), Some(&4), "{counts:?}");
+    assert_eq!(counts.get("get_call"), None, "{counts:?}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn wait_all_returns_every_call_and_an_unknown_id_is_an_error() {
+    let sandbox = sandbox(Faults::default()).await;
+    let client = client(&sandbox);
+    let ids: Vec<String> = call_ids(place(&client, "wait-all", 0..30).await)
+        .into_values()
+        .collect();
+    sandbox.advance(Duration::from_secs(3600));
+    let calls = client.calls().wait_all(&ids).await.unwrap();
+    assert_eq!(calls.len(), 30);
+    assert!(calls.iter().all(topcalls_api::is_finished));
+
+    let mut with_unknown = ids.clone();
+    with_unknown.push("00000000-0000-4000-8000-000000000000".to_string());
+    let error = client.calls().wait_all(&with_unknown).await.unwrap_err();
+    assert!(error.is_not_found(), "{error:?}");
+    let items: Vec<_> = client.calls().watch(&with_unknown).stream().collect().await;
+    assert_eq!(items.len(), 31);
+    assert_eq!(items.iter().filter(|i| i.is_err()).count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_watch_past_its_deadline_ends_with_a_timeout() {
+    let sandbox = sandbox(Faults::default()).await;
+    let client = client(&sandbox);
+    let ids: Vec<String> = call_ids(place(&client, "deadline", 0..3).await)
+        .into_values()
+        .collect();
+    // The manual clock never moves: the calls stay queued.
+    let items: Vec<_> = client
+        .calls()
+        .watch(&ids)
+        .options(topcalls_api::WaitOptions::default().interval(Duration::from_millis(5)))
+        .deadline(Duration::from_millis(200))
+        .stream()
+        .collect()
+        .await;
+    assert_eq!(items.iter().filter(|i| i.is_ok()).count(), 3);
+    assert!(
+        matches!(items.last(), Some(Err(Error::WaitTimeout(_)))),
+        "{items:?}"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_writes_one_row_per_call_with_its_transcript() {
+    let sandbox = sandbox(Faults::default()).await;
+    let client = client(&sandbox);
+    call_ids(place(&client, "export", 0..210).await);
+    sandbox.advance(Duration::from_secs(3600));
+
+    let mut jsonl = Vec::new();
+    let written = client
+        .calls()
+        .list()
+        .limit(200)
+        .export(topcalls_api::ExportFormat::JsonLines, &mut jsonl)
+        .await
+        .unwrap();
+    assert_eq!(written, 210);
+    let text = String::from_utf8(jsonl).unwrap();
+    let calls: Vec<topcalls_api::types::Call> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 210);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.transcript.as_ref().is_some_and(|t| !t.is_empty()))
+    );
+
+    let mut csv = Vec::new();
+    let written = client
+        .calls()
+        .list()
+        .export(topcalls_api::ExportFormat::Csv, &mut csv)
+        .await
+        .unwrap();
+    assert_eq!(written, 210);
+    let text = String::from_utf8(csv).unwrap();
+    assert!(text.starts_with(&topcalls_api::CSV_COLUMNS.join(",")));
+    // One record per call: count record starts (a line beginning with an id
+    // of the export), as transcript cells hold line breaks.
+    let records = calls
+        .iter()
+        .filter(|c| text.contains(&format!("\r\n{},", c.id)))
+        .count();
+    assert_eq!(records, 210);
+    let first = &calls[0];
+    let transcript = first.transcript.as_ref().unwrap();
+    let flattened: Vec<String> = transcript
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.user.as_ref().unwrap(),
+                e.text.as_deref().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        text.contains(&flattened.join("\n")),
+        "{}",
+        flattened.join("\n")
+    );
+    sandbox.shutdown().await;
+}

@@ -51,6 +51,9 @@ pub enum Error {
     /// its deadline passed.
     #[error(transparent)]
     WaitTimeout(Box<WaitTimeoutError>),
+    /// Writing an export failed ([`crate::ListCalls::export`]).
+    #[error("cannot write the export")]
+    Io(#[source] std::io::Error),
 }
 
 impl Error {

@@ -40,6 +40,7 @@ mod client;
 mod configuration;
 mod error;
 mod execute;
+mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -53,6 +54,7 @@ mod retry;
 mod transport;
 mod validate;
 mod wait;
+mod watch;
 mod webhook_subscriptions;
 pub mod webhooks;
 mod wire;
@@ -80,6 +82,7 @@ pub use error::{
     ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
     TransportError, WaitTimeoutError,
 };
+pub use export::{CSV_COLUMNS, CallWriter, ExportFormat};
 pub use operation::Operation;
 pub use pagination::{Items, List, Listing, Page};
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
@@ -88,6 +91,7 @@ pub use requests::{NewCall, NewCarrier, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
 pub use wait::{Wait, WaitOptions};
+pub use watch::WatchCalls;
 pub use webhook_subscriptions::WebhookSubscriptions;
 
 /// The README's code, compiled as doctests.
