@@ -112,7 +112,7 @@ impl Template {
         ] {
             if let Some(template) = template {
                 for placeholder in placeholders(template) {
-                    if !header.iter().any(|c| *c == placeholder) {
+                    if !header.contains(&placeholder) {
                         return Err(Failure::usage(format!(
                             "{name} names {{{placeholder}}}, which is not a column of the file"
                         )));

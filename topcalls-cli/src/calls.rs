@@ -2,19 +2,24 @@
 
 use std::str::FromStr as _;
 
+use std::io::Write as _;
+use std::process::ExitCode;
 use topcalls_api::types::{CallMode, CallOutcomeFilter, CallWebhookEvent};
-use topcalls_api::{NewCall, WaitOptions};
+
+use futures::StreamExt as _;
+use topcalls_api::{CallWriter, ExportFormat, ListCalls, NewCall, WaitOptions};
 
 use crate::Context;
-use crate::cli::{CallFields, Calls, CreateArgs, ListCallsArgs, Mode};
+use crate::cli::{CallFields, Calls, CreateArgs, ExportArgs, ListCallsArgs, Mode};
 use crate::exit::Failure;
 use crate::output::{CALL_COLUMNS, Format};
-use crate::progress::StatusDisplay;
+use crate::progress::{Counter, StatusDisplay};
 use crate::resources::paged;
 
-pub(crate) async fn run(cx: &Context, command: Calls) -> Result<(), Failure> {
+/// Runs a `calls` command; only `batch` has an exit code of its own.
+pub(crate) async fn run(cx: &Context, command: Calls) -> Result<ExitCode, Failure> {
     let calls = cx.client.calls();
-    match command {
+    let result = match command {
         Calls::Create(args) => create(cx, args).await,
         Calls::Get { call_id } => cx.out.object(&calls.get(&call_id).await?),
         Calls::List(args) => list(cx, args).await,
@@ -46,8 +51,10 @@ pub(crate) async fn run(cx: &Context, command: Calls) -> Result<(), Failure> {
             cx.out.done(&answer, &format!("cancelled call {call_id}"))
         }
         Calls::Watch { call_id } => watch(cx, &call_id).await,
-        Calls::Batch(_) => Err(Failure::other("internal: batch runs on its own")),
-    }
+        Calls::Export(args) => export(cx, args).await,
+        Calls::Batch(args) => return crate::batch::run(cx, args).await,
+    };
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 /// The request a call's fields describe (without its number's checks,
@@ -154,9 +161,14 @@ async fn watch(cx: &Context, call_id: &str) -> Result<(), Failure> {
     cx.out.object(&call)
 }
 
-async fn list(cx: &Context, args: ListCallsArgs) -> Result<(), Failure> {
+/// A call listing with the filters of the flags.
+fn filtered<'a>(
+    cx: &'a Context,
+    status: Option<String>,
+    campaign_id: Option<String>,
+) -> Result<ListCalls<'a>, Failure> {
     let mut list = cx.client.calls().list();
-    if let Some(status) = args.status {
+    if let Some(status) = status {
         let filter = CallOutcomeFilter::from_str(&status).map_err(|_| {
             Failure::usage(format!(
                 "unknown --status `{status}` (completed, no-answer, failed, busy, dispatch_timeout)"
@@ -164,8 +176,55 @@ async fn list(cx: &Context, args: ListCallsArgs) -> Result<(), Failure> {
         })?;
         list = list.status(filter);
     }
-    if let Some(campaign) = args.campaign_id {
+    if let Some(campaign) = campaign_id {
         list = list.campaign_id(campaign);
     }
+    Ok(list)
+}
+
+async fn list(cx: &Context, args: ListCallsArgs) -> Result<(), Failure> {
+    let list = filtered(cx, args.status, args.campaign_id)?;
     paged(&cx.out, list, args.page, CALL_COLUMNS).await
+}
+
+/// Every call of the listing through the SDK's `CallWriter`, page by page,
+/// with progress per outcome on stderr.
+async fn export(cx: &Context, args: ExportArgs) -> Result<(), Failure> {
+    let format = if cx.out.format == Format::Json {
+        ExportFormat::JsonLines
+    } else {
+        ExportFormat::Csv
+    };
+    let out: Box<dyn std::io::Write + Send> = if args.output.as_os_str() == "-" {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::fs::File::create(&args.output).map_err(|error| {
+            Failure::usage(format!("cannot write {}: {error}", args.output.display()))
+        })?)
+    };
+    let mut writer = CallWriter::new(std::io::BufWriter::new(out), format);
+    let mut calls = filtered(cx, args.status, args.campaign_id)?
+        .limit(200)
+        .stream();
+    let mut counter = Counter::open_ended(cx.out.format, 100);
+    while let Some(call) = calls.next().await {
+        let call = call?;
+        writer.write(&call)?;
+        let outcome = call
+            .call_status
+            .as_ref()
+            .map_or_else(|| call.status.to_string(), ToString::to_string);
+        counter.record(&outcome, &call.id);
+    }
+    let written = writer.rows();
+    writer.finish()?;
+    counter.finish();
+    if args.output.as_os_str() != "-" {
+        let _ = writeln!(
+            std::io::stderr(),
+            "exported {written} calls to {}",
+            args.output.display()
+        );
+    }
+    Ok(())
 }

@@ -47,16 +47,34 @@ pub(crate) struct Global {
     #[arg(long, global = true)]
     pub(crate) sandbox: bool,
     /// The API's base URL (default https://api.topcalls.ai).
-    #[arg(long, global = true, env = "TOPCALLS_BASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "TOPCALLS_BASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) base_url: Option<String>,
     /// Read the API key from this file (mode 600).
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) api_key_file: Option<PathBuf>,
     /// The profile of the config file to use (default `default`).
-    #[arg(long, global = true, env = "TOPCALLS_PROFILE", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "TOPCALLS_PROFILE",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub(crate) profile: Option<String>,
     /// The config file (default: topcalls/config.toml under your config directory).
-    #[arg(long, global = true, env = "TOPCALLS_CONFIG", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "TOPCALLS_CONFIG",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub(crate) config: Option<PathBuf>,
     /// More detail on stderr: -v requests, -vv retries and timings, -vvv bodies (secrets redacted).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -67,7 +85,7 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Place calls and follow them to a transcript and summary.
     #[command(subcommand)]
-    Calls(Calls),
+    Calls(Box<Calls>),
     /// Monitor and control campaigns (created in the dashboard).
     #[command(subcommand)]
     Campaigns(Campaigns),
@@ -85,7 +103,7 @@ pub(crate) enum Command {
     Balance,
     /// Subscribe to, trigger and verify webhook deliveries.
     #[command(subcommand)]
-    Webhooks(Webhooks),
+    Webhooks(Box<Webhooks>),
     /// Serve a local TopCalls API (the sandbox) until Ctrl-C, keeping its state between commands.
     #[command(
         after_help = "Example:\n  topcalls sandbox --port 8080 --speed 120 --queue-seconds 3\n  \
@@ -140,6 +158,15 @@ pub(crate) enum Calls {
         /// The call's id.
         call_id: String,
     },
+    /// Write every call (with transcript and summary) as CSV, or JSON Lines with --json.
+    #[command(
+        after_help = "The transcript is one CSV cell, a line per entry (`speaker: text`); \
+        JSON Lines carry each call as the API sends it. Progress (calls written, per outcome, \
+        rate) goes to stderr; the API gives no total, so there is no ETA.\n\nExamples:\n  \
+        topcalls calls export --output calls.csv\n  \
+        topcalls calls export --status completed --json > completed.jsonl"
+    )]
+    Export(ExportArgs),
     /// Place one call per row of a CSV file, resumably.
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
@@ -459,13 +486,13 @@ pub(crate) struct TriggerArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum TriggerEvent {
     #[value(name = "call.queued")]
-    CallQueued,
+    Queued,
     #[value(name = "call.started")]
-    CallStarted,
+    Started,
     #[value(name = "call.completed")]
-    CallCompleted,
+    Completed,
     #[value(name = "call.failed")]
-    CallFailed,
+    Failed,
 }
 
 #[derive(Debug, Args)]

@@ -90,7 +90,8 @@ pub(crate) struct Context {
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
-    let format = Format::from_flags(global.json, global.csv);
+    let out = Output::new(Format::from_flags(global.json, global.csv));
+    let done = |()| ExitCode::SUCCESS;
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -99,56 +100,53 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 "topcalls",
                 &mut std::io::stdout(),
             );
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Sandbox(args) => return Ok(topcalls_sandbox::cli::serve(*args).await),
-        Command::Webhooks(cli::Webhooks::Verify(args)) => {
-            return webhooks::verify(&args, &Output::new(format));
-        }
-        Command::Webhooks(cli::Webhooks::Trigger(args)) => {
-            return webhooks::trigger(&args, &Output::new(format)).await;
-        }
-        Command::Calls(cli::Calls::Batch(args)) => {
-            let context = connect(&global, format).await?;
-            return batch::run(&context, args).await;
-        }
-        command => {
-            let context = connect(&global, format).await?;
-            dispatch(&context, command).await
-        }
+        Command::Sandbox(args) => Ok(topcalls_sandbox::cli::serve(*args).await),
+        Command::Webhooks(command) => match *command {
+            cli::Webhooks::Verify(args) => webhooks::verify(&args, &out),
+            cli::Webhooks::Trigger(args) => webhooks::trigger(&args, &out).await,
+            cli::Webhooks::Subscribe {
+                event,
+                url,
+                filters,
+            } => {
+                let cx = connect(&global, out).await?;
+                webhooks::subscribe(&cx, event, url, filters)
+                    .await
+                    .map(done)
+            }
+        },
+        Command::Calls(command) => calls::run(&connect(&global, out).await?, *command).await,
+        Command::Campaigns(command) => resources::campaigns(&connect(&global, out).await?, command)
+            .await
+            .map(done),
+        Command::Numbers(command) => resources::numbers(&connect(&global, out).await?, command)
+            .await
+            .map(done),
+        Command::Carriers(command) => resources::carriers(&connect(&global, out).await?, command)
+            .await
+            .map(done),
+        Command::Models => resources::models(&connect(&global, out).await?)
+            .await
+            .map(done),
+        Command::Voices(args) => resources::voices(&connect(&global, out).await?, args)
+            .await
+            .map(done),
+        Command::Balance => resources::balance(&connect(&global, out).await?)
+            .await
+            .map(done),
     }
-}
-
-async fn dispatch(cx: &Context, command: Command) -> Result<ExitCode, Failure> {
-    match command {
-        Command::Calls(command) => calls::run(cx, command).await,
-        Command::Campaigns(command) => resources::campaigns(cx, command).await,
-        Command::Numbers(command) => resources::numbers(cx, command).await,
-        Command::Carriers(command) => resources::carriers(cx, command).await,
-        Command::Models => resources::models(cx).await,
-        Command::Voices(args) => resources::voices(cx, args).await,
-        Command::Balance => resources::balance(cx).await,
-        Command::Webhooks(cli::Webhooks::Subscribe {
-            event,
-            url,
-            filters,
-        }) => webhooks::subscribe(cx, event, url, filters).await,
-        Command::Webhooks(_) | Command::Sandbox(_) | Command::Completions { .. } | Command::Man => {
-            Err(Failure::other("internal: command needs no client"))
-        }
-    }
-    .map(|()| ExitCode::SUCCESS)
 }
 
 /// The client: against an embedded sandbox with `--sandbox`, otherwise with
 /// the credentials `config.rs` resolves.
-async fn connect(global: &Global, format: Format) -> Result<Context, Failure> {
+async fn connect(global: &Global, out: Output) -> Result<Context, Failure> {
     let user_agent = concat!("topcalls-cli/", env!("CARGO_PKG_VERSION"));
-    let out = Output::new(format);
     if global.sandbox {
         let sandbox = Sandbox::builder()
             .clock(ClockMode::Auto {

@@ -89,16 +89,20 @@ fn describe_status(call: &Call) -> String {
     }
 }
 
-/// A bar with counts per outcome and an ETA on a terminal; one plain line
-/// per finished item otherwise (on stderr, so stdout stays for results).
+/// A bar with counts per outcome and an ETA on a terminal (a spinner with
+/// the count and rate when the total is unknown); plain lines otherwise, on
+/// stderr so stdout stays for results: one per item, or one every `every`
+/// items and at the end.
 pub(crate) struct Counter {
     bar: Option<ProgressBar>,
     counts: Vec<(String, u64)>,
     done: u64,
-    total: u64,
+    total: Option<u64>,
+    every: u64,
 }
 
 impl Counter {
+    /// `total` items, `already` of them done before.
     pub(crate) fn new(format: Format, total: u64, already: u64) -> Self {
         let bar = animated(format).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -115,7 +119,29 @@ impl Counter {
             bar,
             counts: Vec::new(),
             done: already,
-            total,
+            total: Some(total),
+            every: 1,
+        }
+    }
+
+    /// An unknown number of items; plain lines every `every` items.
+    pub(crate) fn open_ended(format: Format, every: u64) -> Self {
+        let bar = animated(format).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos} {msg} [{elapsed} elapsed, {per_sec}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar
+        });
+        Self {
+            bar,
+            counts: Vec::new(),
+            done: 0,
+            total: None,
+            every: every.max(1),
         }
     }
 
@@ -131,16 +157,23 @@ impl Counter {
                 bar.inc(1);
                 bar.set_message(self.summary());
             }
-            None => {
-                // A closed stderr (`2>&1 | head`) must not stop the batch.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "[{}/{}] {outcome}: {detail}",
-                    self.done,
-                    self.total
-                );
-            }
+            None if self.done.is_multiple_of(self.every) => self.plain(outcome, detail),
+            None => {}
         }
+    }
+
+    fn plain(&self, outcome: &str, detail: &str) {
+        let position = match self.total {
+            Some(total) => format!("{}/{total}", self.done),
+            None => self.done.to_string(),
+        };
+        let line = if self.every == 1 {
+            format!("[{position}] {outcome}: {detail}")
+        } else {
+            format!("[{position}] {}", self.summary())
+        };
+        // A closed stderr (`2>&1 | head`) must not stop the work.
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 
     /// `placed 12, failed 1`.
@@ -152,11 +185,16 @@ impl Counter {
             .join(", ")
     }
 
-    /// Leaves the bar's last state on screen, on a line of its own.
+    /// Leaves the bar's last state on screen, on a line of its own (or a
+    /// last plain line, when lines were printed every few items).
     pub(crate) fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish();
-            eprintln!();
+        match self.bar {
+            Some(bar) => {
+                bar.finish();
+                let _ = writeln!(std::io::stderr());
+            }
+            None if self.every > 1 && !self.done.is_multiple_of(self.every) => self.plain("", ""),
+            None => {}
         }
     }
 }

@@ -53,13 +53,11 @@ pub(crate) async fn trigger(args: &TriggerArgs, out: &Output) -> Result<ExitCode
         None => (WebhookSecret::generate(), true),
     };
     let (name, event, to) = match args.event {
-        TriggerEvent::CallQueued => ("call.queued", CallWebhookEvent::CallQueued, ANSWERED),
-        TriggerEvent::CallStarted => ("call.started", CallWebhookEvent::CallStarted, ANSWERED),
-        TriggerEvent::CallCompleted => {
-            ("call.completed", CallWebhookEvent::CallCompleted, ANSWERED)
-        }
+        TriggerEvent::Queued => ("call.queued", CallWebhookEvent::CallQueued, ANSWERED),
+        TriggerEvent::Started => ("call.started", CallWebhookEvent::CallStarted, ANSWERED),
+        TriggerEvent::Completed => ("call.completed", CallWebhookEvent::CallCompleted, ANSWERED),
         // A number the sandbox answers as busy.
-        TriggerEvent::CallFailed => ("call.failed", CallWebhookEvent::CallFailed, "+15550000001"),
+        TriggerEvent::Failed => ("call.failed", CallWebhookEvent::CallFailed, "+15550000001"),
     };
     let sandbox = Sandbox::builder()
         .clock(ClockMode::Auto { speed: 600.0 })

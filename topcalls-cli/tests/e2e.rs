@@ -369,7 +369,13 @@ fn api_errors_show_the_problem_field_errors_and_request_id() {
     let server = Server::manual();
     let output = server
         .topcalls()
-        .args(["calls", "create", "--to", "+99912345", "--task", TASK])
+        .args(["calls", "create", "--to", "+15551234567", "--task", TASK])
+        .args([
+            "--webhook-url",
+            "ftp://example.com/hook",
+            "--webhook-event",
+            "call.completed",
+        ])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(4));
@@ -378,7 +384,7 @@ fn api_errors_show_the_problem_field_errors_and_request_id() {
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(stderr.contains("400"), "{stderr}");
     assert!(
-        stderr.contains("  - phone_number: "),
+        stderr.contains("  - webhook_url: "),
         "field errors: {stderr}"
     );
     assert!(stderr.contains("request id: req_"), "{stderr}");
@@ -701,4 +707,176 @@ fn watch_ends_when_another_command_stops_the_call() {
         changes.last().map(|c| c["status"].clone()),
         Some(Value::from("cancelled"))
     );
+}
+
+#[test]
+fn calls_export_writes_every_call_as_csv_or_json_lines() {
+    let spec = Spec::load();
+    let server = Server::manual();
+    for i in 0..3 {
+        server.json(&[
+            "calls",
+            "create",
+            "--to",
+            &format!("+1555123450{i}"),
+            "--task",
+            TASK,
+        ]);
+    }
+    server.advance(Duration::from_secs(10 * 60));
+    let dir = scratch();
+    let jsonl = dir.path().join("calls.jsonl");
+    server
+        .topcalls()
+        .args(["calls", "export", "--json", "--output"])
+        .arg(&jsonl)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("exported 3 calls"));
+    let calls = json_lines(&std::fs::read(&jsonl).expect("read"));
+    assert_eq!(calls.len(), 3);
+    for call in &calls {
+        assert_component(&spec, "Call", call);
+        assert!(call["transcript"].as_array().is_some_and(|t| !t.is_empty()));
+    }
+
+    let output = server
+        .topcalls()
+        .args(["calls", "export"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(header, topcalls_api::CSV_COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|r| r[19].starts_with("assistant: ")),
+        "transcript cell"
+    );
+    // Piped: a plain last line with counts per outcome, no animation.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), "[3] completed 3", "{stderr}");
+}
+
+#[test]
+fn calls_batch_dry_run_reports_every_bad_row_and_places_nothing() {
+    let server = Server::manual();
+    let dir = scratch();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(
+        &file,
+        "phone_number,name,max_duration\n\
+         +15551234567,Sam,5\n\
+         555-1234,Bad number,5\n\
+         +15551234568,Alex,soon\n\
+         +15551234569,Kim\n\
+         +15551234570,Lee,5\n",
+    )
+    .expect("write");
+    let task = "Remind {name} of the appointment tomorrow.";
+    for dry_run in [true, false] {
+        let mut command = server.topcalls();
+        command
+            .args(["calls", "batch"])
+            .arg(&file)
+            .args(["--task", task]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let output = command.output().expect("run");
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(lines[0].starts_with("line 3: `phone_number`"), "{stderr}");
+        assert!(
+            lines[1].starts_with("line 4: `max_duration` is not a number"),
+            "{stderr}"
+        );
+        assert!(
+            lines[2].starts_with("line 5: 2 fields, but the header has 3"),
+            "{stderr}"
+        );
+        assert_eq!(
+            lines[3],
+            "error: 3 of 5 rows are not valid; nothing was placed"
+        );
+    }
+    assert_eq!(server.sandbox.calls_count(), 0, "nothing placed");
+    assert!(!dir.path().join("leads.results.csv").exists());
+
+    // The good rows alone: placed, one JSON line each, the template filled in.
+    std::fs::write(
+        &file,
+        "phone_number,name,reference\n+15551234567,Sam,lead-1\n+15551234568,Alex,lead-2\n",
+    )
+    .expect("write");
+    server
+        .topcalls()
+        .args(["calls", "batch"])
+        .arg(&file)
+        .args(["--task", task, "--dry-run"])
+        .assert()
+        .success()
+        .stdout("2 rows are valid; nothing was placed (--dry-run)\n");
+    let output = server
+        .topcalls()
+        .args(["calls", "batch", "--json"])
+        .arg(&file)
+        .args(["--task", task])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let placed = json_lines(&output.stdout);
+    assert_eq!(placed.len(), 2);
+    let mut references: Vec<&str> = placed
+        .iter()
+        .filter_map(|p| p["reference"].as_str())
+        .collect();
+    references.sort_unstable();
+    assert_eq!(references, ["lead-1", "lead-2"]);
+    let call_id = placed
+        .iter()
+        .find(|p| p["reference"] == "lead-1")
+        .map(|p| id(p, "call_id"))
+        .expect("lead-1");
+    let call = server.json(&["calls", "get", &call_id]);
+    assert_eq!(call["phone_number"], "+15551234567");
+
+    // Run again: nothing new is placed.
+    server
+        .topcalls()
+        .args(["calls", "batch"])
+        .arg(&file)
+        .args(["--task", task])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 rows, 2 placed before"));
+    assert_eq!(server.sandbox.calls_count(), 2);
+
+    // The file changed: its old results are not mixed with the new batch's.
+    std::fs::write(
+        &file,
+        "phone_number,name,reference\n+15551234567,Sam,lead-1\n+15551234568,Alex,lead-2\n+15551234569,Kim,lead-3\n",
+    )
+    .expect("write");
+    server
+        .topcalls()
+        .args(["calls", "batch"])
+        .arg(&file)
+        .args(["--task", task])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--batch-id"));
+    assert_eq!(server.sandbox.calls_count(), 2);
 }

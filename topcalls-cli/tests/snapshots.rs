@@ -113,14 +113,10 @@ fn human_output() {
     insta::assert_snapshot!("error-not-found", String::from_utf8_lossy(&output.stderr));
     let output = server
         .topcalls()
-        .args([
-            "calls",
-            "create",
-            "--to",
-            "+99912345",
-            "--task",
-            "Confirm the appointment.",
-        ])
+        .args(["calls", "create", "--to", "+15551234567"])
+        .args(["--task", "Confirm the appointment."])
+        .args(["--webhook-url", "ftp://example.com/hook"])
+        .args(["--webhook-event", "call.completed"])
         .output()
         .expect("run");
     insta::assert_snapshot!("error-field", String::from_utf8_lossy(&output.stderr));
