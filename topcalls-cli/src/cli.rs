@@ -43,7 +43,8 @@ pub(crate) struct Global {
     /// Print CSV with a header row (commands that list things).
     #[arg(long, global = true)]
     pub(crate) csv: bool,
-    /// Run against an embedded sandbox that lives as long as this command (no account needed).
+    /// Run against an embedded sandbox that lives as long as this command (no account needed;
+    /// `topcalls sandbox` serves one that keeps its state).
     #[arg(long, global = true)]
     pub(crate) sandbox: bool,
     /// The API's base URL (default https://api.topcalls.ai).

@@ -136,3 +136,45 @@ fn call_status_is_a_spinner_on_a_terminal_and_plain_lines_when_piped() {
         );
     }
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let failing = |no_color: bool| {
+        let mut command = Command::new(common::BIN);
+        for name in [
+            "TOPCALLS_API_KEY",
+            "TOPCALLS_BASE_URL",
+            "TOPCALLS_PROFILE",
+            "NO_COLOR",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("TERM", "xterm-256color")
+            .env("TOPCALLS_CONFIG", "/nonexistent/topcalls/config.toml")
+            .arg("balance");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        command
+    };
+    let on_terminal = |no_color: bool| {
+        let mut session = Session::spawn(failing(no_color)).expect("spawn on a pty");
+        session.set_expect_timeout(None);
+        let captured = session.expect(Eof).expect("output until the end");
+        String::from_utf8_lossy(captured.as_bytes()).to_string()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("no API key"), "{coloured:?}");
+    assert!(
+        coloured.contains("\u{1b}["),
+        "coloured on a terminal: {coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(plain.contains("error: no API key"), "{plain:?}");
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR: {plain:?}");
+    let piped = failing(false).output().expect("run");
+    assert_eq!(piped.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stderr.starts_with("error: no API key"), "piped: {stderr:?}");
+}
