@@ -47,7 +47,7 @@ pub(crate) struct Global {
     /// `topcalls sandbox` serves one that keeps its state).
     #[arg(long, global = true)]
     pub(crate) sandbox: bool,
-    /// The API's base URL (default https://api.topcalls.ai).
+    /// The API's base URL (default `https://api.topcalls.ai`).
     #[arg(
         long,
         global = true,
@@ -438,7 +438,7 @@ pub(crate) enum Webhooks {
         after_help = "Example:\n  topcalls webhooks subscribe call.completed https://example.com/hook --filter 'phone_number=+1555%'"
     )]
     Subscribe {
-        /// The event (call.completed, call.completed.<disposition>, lead.status_changed, campaign.activated, campaign.paused).
+        /// The event (`call.completed`, `call.completed.<disposition>`, `lead.status_changed`, `campaign.activated`, `campaign.paused`).
         event: String,
         /// Where deliveries go.
         url: String,
