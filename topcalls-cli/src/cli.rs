@@ -15,9 +15,9 @@ Examples:
   topcalls webhooks trigger call.completed --forward-to http://localhost:3000/hook
 
 Credentials, first found wins: --sandbox (an embedded sandbox, no account), --api-key-file,
-TOPCALLS_API_KEY, then the profile (--profile, TOPCALLS_PROFILE, or `default`) in the config file
-(--config, or topcalls/config.toml under your config directory), a TOML file of
-[profiles.NAME] tables with `api_key` and optional `base_url`. Key files and config files must
+a profile named with --profile or TOPCALLS_PROFILE, TOPCALLS_API_KEY, then the profile `default`.
+Profiles live in the config file (--config, or topcalls/config.toml under your config directory),
+a TOML file of [profiles.NAME] tables with `api_key` and optional `base_url`. Key files and config files must
 not be readable by group or others (chmod 600). The key is never printed, not even with -v.
 
 --sandbox lives only as long as the command. For a sandbox that keeps its state between
@@ -36,6 +36,7 @@ pub(crate) struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// Print JSON: one document, or JSON Lines (one document a line) for streams.
     #[arg(long, global = true, conflicts_with = "csv")]

@@ -68,8 +68,9 @@ pub(crate) fn default_config_path() -> Option<PathBuf> {
     dirs::config_dir().map(|dir| dir.join("topcalls").join("config.toml"))
 }
 
-/// Resolves the key: `--api-key-file`, then `TOPCALLS_API_KEY`, then the
-/// profile (an explicit `--profile` wins over the variable).
+/// Resolves the key: `--api-key-file`, then a profile named with
+/// `--profile` / `TOPCALLS_PROFILE`, then `TOPCALLS_API_KEY`, then the
+/// profile `default`.
 pub(crate) fn resolve(sources: &Sources<'_>) -> Result<Credentials, Failure> {
     if let Some(path) = sources.api_key_file {
         let text = read_private(path, "key file")?;

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use crate::{ClockMode, Faults, Sandbox, WebhookPayloads};
+use crate::Sandbox;
+use crate::clock::ClockMode;
+use crate::faults::Faults;
+use crate::state::events::WebhookPayloads;
 
 /// The sandbox's flags, to flatten into a clap command.
 #[derive(Debug, Clone, clap::Args)]
