@@ -4,8 +4,8 @@
 //! Where the state lives:
 //! - **The API**, through idempotency keys: each row's key is
 //!   `topcalls_api::bulk::idempotency_key(batch id, row reference)`. The
-//!   batch id comes from the file's absolute path and contents (or
-//!   `--batch-id`); the reference is the row's `reference` column or its
+//!   batch id comes from the file's absolute path and contents and the API
+//!   it runs against (or `--batch-id`); the reference is the row's `reference` column or its
 //!   line number. A rerun sends the same keys, and the API answers a key it
 //!   has seen (for 24 hours) with the first answer instead of placing a
 //!   second call: even a row placed just before a crash is not placed again.
@@ -244,12 +244,16 @@ fn placeholders(template: &str) -> Vec<String> {
     out
 }
 
-/// The batch id of a file: from its absolute path and its contents, so the
-/// same file reruns as the same batch and an edited one is a new batch.
-fn batch_id(path: &Path) -> Result<String, Failure> {
+/// The batch id of a file run against `target` (the base URL, or `sandbox`):
+/// from the file's absolute path and contents and the target, so the same
+/// file reruns as the same batch, while an edited file, or a file tried on
+/// the sandbox first, is a new batch.
+fn batch_id(path: &Path, target: &str) -> Result<String, Failure> {
     let absolute = std::fs::canonicalize(path)
         .map_err(|error| Failure::usage(format!("cannot read {}: {error}", path.display())))?;
     let mut hasher = Sha256::new();
+    hasher.update((target.len() as u64).to_le_bytes());
+    hasher.update(target.as_bytes());
     let name = absolute.to_string_lossy();
     hasher.update((name.len() as u64).to_le_bytes());
     hasher.update(name.as_bytes());
@@ -308,7 +312,7 @@ fn resume(results: &Path, batch: &str) -> Result<Recorded, Failure> {
         if &record[0] != batch {
             return Err(Failure::usage(format!(
                 "{} holds the results of batch {}, not of this file's batch {batch} (the CSV \
-                 changed since): move it away to start a new batch, or pass --batch-id {} to \
+                 changed since, or it ran against another API or the sandbox): move it away to start a new batch, or pass --batch-id {} to \
                  go on with the old one",
                 results.display(),
                 &record[0],
@@ -416,7 +420,7 @@ pub(crate) async fn run(cx: &Context, args: BatchArgs) -> Result<ExitCode, Failu
     // 2. Where the earlier runs got to.
     let batch = match &args.batch_id {
         Some(id) => id.clone(),
-        None => batch_id(&args.file)?,
+        None => batch_id(&args.file, &cx.target)?,
     };
     let results_path = args
         .results
@@ -571,11 +575,17 @@ mod tests {
         let b = dir.path().join("b.csv");
         std::fs::write(&a, "phone_number\n+15551234567\n").expect("write");
         std::fs::write(&b, "phone_number\n+15551234567\n").expect("write");
-        let first = batch_id(&a).expect("id");
-        assert_eq!(first, batch_id(&a).expect("id"), "stable");
-        assert_ne!(first, batch_id(&b).expect("id"), "another path");
+        let api = "https://api.topcalls.ai";
+        let first = batch_id(&a, api).expect("id");
+        assert_eq!(first, batch_id(&a, api).expect("id"), "stable");
+        assert_ne!(first, batch_id(&b, api).expect("id"), "another path");
+        assert_ne!(
+            first,
+            batch_id(&a, "sandbox").expect("id"),
+            "another target"
+        );
         std::fs::write(&a, "phone_number\n+15551234568\n").expect("write");
-        assert_ne!(first, batch_id(&a).expect("id"), "other contents");
+        assert_ne!(first, batch_id(&a, api).expect("id"), "other contents");
         assert_eq!(default_results(&a), dir.path().join("a.results.csv"));
     }
 }

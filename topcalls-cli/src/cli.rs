@@ -185,13 +185,13 @@ nothing is placed (--dry-run stops after the check).
 
 Resumable: rerun the same command after Ctrl-C or a crash. The state lives in two places. The
 API: each row's idempotency key is derived from the batch id (the file's absolute path and
-contents, or --batch-id) and the row's reference (its `reference` column, or its line number),
+contents and the API it runs against, or --batch-id) and the row's reference (its `reference` column, or its line number),
 and the API answers a key it has seen in the last 24 hours with the first answer, so a rerun
 never places a row's call twice. The results file (FILE.results.csv beside the file, or
 --results): one line per finished row (batch_id, line, reference, phone_number, outcome,
 call_id, idempotency_key, error), flushed as each row finishes; a rerun skips the rows it
-records as placed and retries the others. A results file of another batch (the CSV changed) is
-refused rather than mixed.
+records as placed and retries the others. A results file of another batch (the CSV changed, or
+it was a --sandbox trial) is refused rather than mixed.
 
 Examples:
   topcalls calls batch leads.csv --task \"Remind {name} of the {time} appointment\" --dry-run
@@ -323,7 +323,8 @@ pub(crate) struct BatchArgs {
     /// Calls placed at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) concurrency: u32,
-    /// The batch id the row keys derive from (default: from the file's absolute path and contents).
+    /// The batch id the row keys derive from (default: from the file's absolute path and contents
+    /// and the API it runs against).
     #[arg(long, value_name = "ID")]
     pub(crate) batch_id: Option<String>,
 }

@@ -85,6 +85,8 @@ fn init_logging(verbose: u8) {
 pub(crate) struct Context {
     pub(crate) client: Client,
     pub(crate) out: Output,
+    /// What the commands run against: `sandbox` (embedded), or the base URL.
+    pub(crate) target: String,
     _sandbox: Option<Sandbox>,
 }
 
@@ -164,6 +166,7 @@ async fn connect(global: &Global, out: Output) -> Result<Context, Failure> {
         return Ok(Context {
             client,
             out,
+            target: "sandbox".to_string(),
             _sandbox: Some(sandbox),
         });
     }
@@ -181,8 +184,10 @@ async fn connect(global: &Global, out: Output) -> Result<Context, Failure> {
     if let Some(url) = global.base_url.clone().or(credentials.base_url) {
         builder = builder.base_url(url);
     }
+    let client = builder.build()?;
     Ok(Context {
-        client: builder.build()?,
+        target: client.base_url().to_string(),
+        client,
         out,
         _sandbox: None,
     })

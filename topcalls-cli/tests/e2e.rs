@@ -879,4 +879,23 @@ fn calls_batch_dry_run_reports_every_bad_row_and_places_nothing() {
         .code(2)
         .stderr(predicate::str::contains("--batch-id"));
     assert_eq!(server.sandbox.calls_count(), 2);
+
+    // A trial on the embedded sandbox does not count as placed for a real run.
+    let trial = dir.path().join("trial.csv");
+    std::fs::write(&trial, "phone_number,name\n+15551234571,Ana\n").expect("write");
+    topcalls()
+        .args(["--sandbox", "calls", "batch"])
+        .arg(&trial)
+        .args(["--task", task])
+        .assert()
+        .success();
+    server
+        .topcalls()
+        .args(["calls", "batch"])
+        .arg(&trial)
+        .args(["--task", task])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the sandbox"));
+    assert_eq!(server.sandbox.calls_count(), 2);
 }
