@@ -360,3 +360,37 @@ async fn export_writes_one_row_per_call_with_its_transcript() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_429_storm_slows_the_batch_and_no_row_fails_for_it() {
+    // Half of all requests are refused with a 429 asking for 5 ms.
+    let sandbox = sandbox(Faults {
+        share_429: 0.5,
+        retry_after: Duration::from_millis(5),
+        ..Faults::default()
+    })
+    .await;
+    // No retries of the client's own: every 429 is the batch's to handle.
+    let client = Client::builder()
+        .api_key(sandbox.api_key())
+        .base_url(sandbox.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let placements: Vec<_> = client
+        .calls()
+        .create_many("storm", (0..200).map(row))
+        .concurrency(16)
+        .stream()
+        .collect()
+        .await;
+    let ids = call_ids(placements);
+    assert_eq!(ids.len(), 200);
+    assert_eq!(sandbox.calls_count(), 200);
+    assert!(
+        sandbox.injected_faults().throttled >= 100,
+        "{:?}",
+        sandbox.injected_faults()
+    );
+    sandbox.shutdown().await;
+}
