@@ -394,3 +394,56 @@ async fn a_429_storm_slows_the_batch_and_no_row_fails_for_it() {
     );
     sandbox.shutdown().await;
 }
+
+/// BENCHMARKS.md "Watching many calls": 1,000 watched calls created in four
+/// waves 30 s apart (sandbox time), 500 older and 300 newer calls nobody
+/// watches. Each stage advances the clock 30 s and runs one sweep over the
+/// calls still unfinished; it prints the list requests that sweep made next
+/// to the `GET`s one-request-per-call polling would make. Run with
+/// `--nocapture` to see the table.
+#[tokio::test]
+async fn watching_1000_calls_costs_a_few_requests_a_sweep() {
+    let sandbox = sandbox(Faults::default()).await;
+    let (client, counts) = counting_client(&sandbox);
+    call_ids(place(&client, "unwatched-older", 0..500).await);
+    let mut pending: Vec<String> = Vec::new();
+    for wave in 0..4u32 {
+        sandbox.advance(Duration::from_secs(30));
+        let batch = format!("watched-{wave}");
+        pending.extend(
+            call_ids(place(&client, &batch, wave * 250..(wave + 1) * 250).await).into_values(),
+        );
+    }
+    call_ids(place(&client, "unwatched-newer", 0..300).await);
+    println!("stage | unfinished before | list requests this sweep | GETs, one per call");
+    let mut stage = 0;
+    let mut total = (0, 0);
+    while !pending.is_empty() {
+        counts.lock().unwrap().clear();
+        let watched = pending.len();
+        let mut sweep = client.calls().watch(&pending).stream();
+        let mut unfinished = Vec::new();
+        // A first sweep reports each call once: read exactly that sweep.
+        for _ in 0..watched {
+            let call = sweep.next().await.unwrap().unwrap();
+            if !topcalls_api::is_finished(&call) {
+                unfinished.push(call.id);
+            }
+        }
+        drop(sweep);
+        let counts = counts.lock().unwrap().clone();
+        let lists = counts.get("list_calls").copied().unwrap_or(0);
+        assert_eq!(counts.get("get_call"), None, "{counts:?}");
+        // Never more pages than it takes to reach the oldest unfinished call
+        // (300 newer calls, then at most all 1,000 watched, 200 a page).
+        assert!(lists <= 7, "{lists} requests for {watched} calls");
+        println!("{stage:5} | {watched:17} | {lists:24} | {watched}");
+        total = (total.0 + lists, total.1 + watched);
+        pending = unfinished;
+        sandbox.advance(Duration::from_secs(30));
+        stage += 1;
+        assert!(stage < 40, "the calls never finished");
+    }
+    println!("total | {:17} | {:24} | {}", "", total.0, total.1);
+    sandbox.shutdown().await;
+}
