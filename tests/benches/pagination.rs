@@ -14,6 +14,8 @@
 //! `cargo bench -p topcalls-contract-tests --bench pagination -- [calls] [rounds]`
 //! (defaults 20000 calls, 7 rounds). Prints each round and the medians.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
