@@ -447,3 +447,35 @@ async fn watching_1000_calls_costs_a_few_requests_a_sweep() {
     println!("total | {:17} | {:24} | {}", "", total.0, total.1);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn watch_since_follows_only_calls_created_from_then_on() {
+    let sandbox = sandbox(Faults::default()).await;
+    let client = client(&sandbox);
+    call_ids(place(&client, "before", 0..3).await);
+    sandbox.advance(Duration::from_secs(1));
+    let later: HashSet<String> = call_ids(place(&client, "since", 0..4).await)
+        .into_values()
+        .collect();
+    let page = client.calls().list().limit(4).page().await.unwrap();
+    let since = page.data.iter().map(|c| c.created_at).min().unwrap();
+
+    let polling = topcalls_api::WaitOptions::default()
+        .interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(10));
+    let mut changes = client.calls().watch_since(since).options(polling).stream();
+    let mut queued = HashSet::new();
+    for _ in 0..4 {
+        queued.insert(changes.next().await.unwrap().unwrap().id);
+    }
+    assert_eq!(queued, later);
+    sandbox.advance(Duration::from_secs(3600));
+    let mut finished = HashSet::new();
+    while let Some(change) = changes.next().await {
+        let call = change.unwrap();
+        assert!(topcalls_api::is_finished(&call));
+        finished.insert(call.id);
+    }
+    assert_eq!(finished, later);
+    sandbox.shutdown().await;
+}
