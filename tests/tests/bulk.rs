@@ -360,3 +360,122 @@ async fn export_writes_one_row_per_call_with_its_transcript() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_429_storm_slows_the_batch_and_no_row_fails_for_it() {
+    // Half of all requests are refused with a 429 asking for 5 ms.
+    let sandbox = sandbox(Faults {
+        share_429: 0.5,
+        retry_after: Duration::from_millis(5),
+        ..Faults::default()
+    })
+    .await;
+    // No retries of the client's own: every 429 is the batch's to handle.
+    let client = Client::builder()
+        .api_key(sandbox.api_key())
+        .base_url(sandbox.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let placements: Vec<_> = client
+        .calls()
+        .create_many("storm", (0..200).map(row))
+        .concurrency(16)
+        .stream()
+        .collect()
+        .await;
+    let ids = call_ids(placements);
+    assert_eq!(ids.len(), 200);
+    assert_eq!(sandbox.calls_count(), 200);
+    assert!(
+        sandbox.injected_faults().throttled >= 100,
+        "{:?}",
+        sandbox.injected_faults()
+    );
+    sandbox.shutdown().await;
+}
+
+/// BENCHMARKS.md "Watching many calls": 1,000 watched calls created in four
+/// waves 30 s apart (sandbox time), 500 older and 300 newer calls nobody
+/// watches. Each stage advances the clock 30 s and runs one sweep over the
+/// calls still unfinished; it prints the list requests that sweep made next
+/// to the `GET`s one-request-per-call polling would make. Run with
+/// `--nocapture` to see the table.
+#[tokio::test]
+async fn watching_1000_calls_costs_a_few_requests_a_sweep() {
+    let sandbox = sandbox(Faults::default()).await;
+    let (client, counts) = counting_client(&sandbox);
+    call_ids(place(&client, "unwatched-older", 0..500).await);
+    let mut pending: Vec<String> = Vec::new();
+    for wave in 0..4u32 {
+        sandbox.advance(Duration::from_secs(30));
+        let batch = format!("watched-{wave}");
+        pending.extend(
+            call_ids(place(&client, &batch, wave * 250..(wave + 1) * 250).await).into_values(),
+        );
+    }
+    call_ids(place(&client, "unwatched-newer", 0..300).await);
+    println!("stage | unfinished before | list requests this sweep | GETs, one per call");
+    let mut stage = 0;
+    let mut total = (0, 0);
+    while !pending.is_empty() {
+        counts.lock().unwrap().clear();
+        let watched = pending.len();
+        let mut sweep = client.calls().watch(&pending).stream();
+        let mut unfinished = Vec::new();
+        // A first sweep reports each call once: read exactly that sweep.
+        for _ in 0..watched {
+            let call = sweep.next().await.unwrap().unwrap();
+            if !topcalls_api::is_finished(&call) {
+                unfinished.push(call.id);
+            }
+        }
+        drop(sweep);
+        let counts = counts.lock().unwrap().clone();
+        let lists = counts.get("list_calls").copied().unwrap_or(0);
+        assert_eq!(counts.get("get_call"), None, "{counts:?}");
+        // Never more pages than it takes to reach the oldest unfinished call
+        // (300 newer calls, then at most all 1,000 watched, 200 a page).
+        assert!(lists <= 7, "{lists} requests for {watched} calls");
+        println!("{stage:5} | {watched:17} | {lists:24} | {watched}");
+        total = (total.0 + lists, total.1 + watched);
+        pending = unfinished;
+        sandbox.advance(Duration::from_secs(30));
+        stage += 1;
+        assert!(stage < 40, "the calls never finished");
+    }
+    println!("total | {:17} | {:24} | {}", "", total.0, total.1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn watch_since_follows_only_calls_created_from_then_on() {
+    let sandbox = sandbox(Faults::default()).await;
+    let client = client(&sandbox);
+    call_ids(place(&client, "before", 0..3).await);
+    sandbox.advance(Duration::from_secs(1));
+    let later: HashSet<String> = call_ids(place(&client, "since", 0..4).await)
+        .into_values()
+        .collect();
+    let page = client.calls().list().limit(4).page().await.unwrap();
+    let since = page.data.iter().map(|c| c.created_at).min().unwrap();
+
+    let polling = topcalls_api::WaitOptions::default()
+        .interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(10));
+    let mut changes = client.calls().watch_since(since).options(polling).stream();
+    let mut queued = HashSet::new();
+    for _ in 0..4 {
+        queued.insert(changes.next().await.unwrap().unwrap().id);
+    }
+    assert_eq!(queued, later);
+    sandbox.advance(Duration::from_secs(3600));
+    let mut finished = HashSet::new();
+    while let Some(change) = changes.next().await {
+        let call = change.unwrap();
+        assert!(topcalls_api::is_finished(&call));
+        finished.insert(call.id);
+    }
+    assert_eq!(finished, later);
+    sandbox.shutdown().await;
+}

@@ -443,8 +443,8 @@ const NO_STEP: Duration = Duration::from_micros(100);
 /// A `429` pauses everyone until its `Retry-After` and sets the step to the
 /// spacing the batch achieved since the previous `429`, a tenth wider (the
 /// pace that ran into the limit, slightly slower); a `429` before any
-/// success widens the step by half. Each success narrows it by a tenth
-/// until it vanishes. Under a limit that resets by the minute the batch
+/// success widens the step by half. The step never exceeds the wait the
+/// server asked for. Each success narrows it by a tenth until it vanishes. Under a limit that resets by the minute the batch
 /// thus runs at full speed and waits out the window; under a steady rate it
 /// settles just below it; and sporadic `429`s do not ratchet it down.
 struct Pacer {
@@ -508,6 +508,10 @@ impl Pacer {
                 0 => pace.step.mul_f64(1.5).max(FIRST_STEP),
                 successes => ((now - pace.epoch) / successes).mul_f64(1.1),
             }
+            // Never slower than one request per wait the server asked for:
+            // it said capacity is back by then. This also keeps sporadic
+            // 429s (not caused by the pace) from ratcheting the step up.
+            .min(wait)
             .min(WIDEST_STEP);
             pace.epoch = now + wait;
             pace.successes = 0;
@@ -566,8 +570,12 @@ mod tests {
         assert_eq!(pacer.pace().step, Duration::ZERO);
         // 100 successes in 1 s, then a 429: the pace that met the limit, a tenth slower.
         tokio::time::advance(Duration::from_secs(1) - FIRST_STEP).await;
-        pacer.throttle(Duration::from_millis(10));
+        pacer.throttle(Duration::from_secs(1));
         assert_eq!(pacer.pace().step, Duration::from_millis(11));
+        // Never slower than the server's own wait.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        pacer.throttle(Duration::from_millis(5));
+        assert_eq!(pacer.pace().step, Duration::from_millis(5));
     }
 
     #[tokio::test(start_paused = true)]
