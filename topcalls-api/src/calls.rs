@@ -15,7 +15,7 @@ use crate::wait::Wait;
 /// Calls: create, read, list, stop, cancel, wait. From [`Client::calls`].
 #[derive(Debug, Clone, Copy)]
 pub struct Calls<'a> {
-    client: &'a Client,
+    pub(crate) client: &'a Client,
 }
 
 impl Client {
@@ -49,10 +49,8 @@ impl<'a> Calls<'a> {
         R: TryInto<CreateCallRequest>,
         R::Error: Into<Error>,
     {
-        let operation = validate::convert(request).and_then(|body: CreateCallRequest| {
-            validate::create_call(&body)?;
-            Ok(self.client.raw.create_call().body(body))
-        });
+        let operation =
+            validate::new_call(request).map(|body| self.client.raw.create_call().body(body));
         Request::new(self.client, operation)
     }
 

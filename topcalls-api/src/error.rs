@@ -42,6 +42,8 @@ pub enum Error {
     /// A `wait_until_finished` gave up: the resource had not finished when
     /// its deadline passed.
     WaitTimeout(Box<WaitTimeoutError>),
+    /// Writing an export failed ([`crate::ListCalls::export`]).
+    Io(std::io::Error),
 }
 
 impl Error {
@@ -49,7 +51,7 @@ impl Error {
     /// variants that carry only a message.
     fn inner(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(_) | Error::InvalidRequest(_) => None,
+            Error::Config(_) | Error::InvalidRequest(_) | Error::Io(_) => None,
             Error::Transport(e) => Some(&**e),
             Error::Api(e) => Some(&**e),
             Error::Decode(e) => Some(&**e),
@@ -68,6 +70,7 @@ impl fmt::Display for Error {
             Error::InvalidRequest(message) => {
                 write!(f, "invalid request, nothing was sent: {message}")
             }
+            Error::Io(_) => f.write_str("cannot write the export"),
             _ => self
                 .inner()
                 .map_or(Ok(()), |inner| fmt::Display::fmt(inner, f)),
@@ -75,10 +78,14 @@ impl fmt::Display for Error {
     }
 }
 
-/// The wrapped errors are transparent: `source` is theirs.
+/// The wrapped errors are transparent: `source` is theirs. An `Io` error's
+/// source is the I/O error.
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner().and_then(std::error::Error::source)
+        match self {
+            Error::Io(e) => Some(e),
+            _ => self.inner().and_then(std::error::Error::source),
+        }
     }
 }
 

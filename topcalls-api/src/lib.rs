@@ -24,17 +24,23 @@
 //! retried request never places a call twice. Errors are one [`Error`]
 //! type; API errors keep the status, the Problem+JSON body and the request
 //! id ([`ApiError`]).
+//!
+//! Many calls at once: [`Calls::create_many`] places a list with bounded
+//! concurrency, shared rate-limit pacing and idempotency keys derived from
+//! each row's reference, so a rerun never rings anyone twice ([`bulk`]).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
 mod body;
+pub mod bulk;
 mod calls;
 mod campaigns;
 mod client;
 mod configuration;
 mod error;
 mod execute;
+mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -48,6 +54,7 @@ mod retry;
 mod transport;
 mod validate;
 mod wait;
+mod watch;
 mod webhook_subscriptions;
 pub mod webhooks;
 mod wire;
@@ -75,6 +82,7 @@ pub use error::{
     ApiError, DeadlineError, DecodeError, Error, RedirectError, ResponseTooLargeError, Result,
     TransportError, WaitTimeoutError,
 };
+pub use export::{CSV_COLUMNS, CallWriter, ExportFormat};
 pub use operation::Operation;
 pub use pagination::{Items, List, Listing, Page};
 pub use phone_numbers::{Carriers, ListPhoneNumbers, PhoneNumbers};
@@ -83,6 +91,7 @@ pub use requests::{NewCall, NewCarrier, NewPhoneNumber, NewWebhookSubscription};
 pub use retry::RetryPolicy;
 pub use topcalls_types as types;
 pub use wait::{Wait, WaitOptions};
+pub use watch::WatchCalls;
 pub use webhook_subscriptions::WebhookSubscriptions;
 
 /// The README's code, compiled as doctests.

@@ -8,7 +8,7 @@ use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::error::ResponseTooLargeError;
-use crate::wire::{IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
+use crate::wire::{self, IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
 
 /// How a client retries failed attempts.
 ///
@@ -34,6 +34,9 @@ pub struct RetryPolicy {
     base_delay: Duration,
     max_delay: Duration,
     max_retry_after: Duration,
+    /// Whether a `429` is retried here. A batch ([`crate::bulk`]) turns it
+    /// off: it paces all its requests on the wait the server asks for.
+    pub(crate) retry_rate_limited: bool,
 }
 
 impl Default for RetryPolicy {
@@ -44,6 +47,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            retry_rate_limited: true,
         }
     }
 }
@@ -88,25 +92,19 @@ impl RetryPolicy {
         self.max_retries
     }
 
+    /// The longest `Retry-After` honoured ([`RetryPolicy::max_retry_after`]).
+    pub fn get_max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
     /// The full-jitter backoff before retry number `retry` (0-based).
     fn backoff(&self, retry: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(2u32.saturating_pow(retry.min(30)));
         let ceiling = exp.min(self.max_delay);
-        ceiling.mul_f64(unit_random())
+        ceiling.mul_f64(wire::unit_random())
     }
-}
-
-/// A uniform draw from `[0, 1)`: 53 random bits from the operating system.
-/// Jitter only spreads retries out, so should the system's generator fail,
-/// the middle of the range serves.
-fn unit_random() -> f64 {
-    let bits = getrandom::u64().unwrap_or(1 << 63) >> 11;
-    // 53 bits convert to f64 exactly.
-    #[allow(clippy::cast_precision_loss)]
-    let unit = bits as f64 / (1u64 << 53) as f64;
-    unit
 }
 
 /// What the retry loop reports to the transport as it goes.
@@ -193,6 +191,8 @@ pub(crate) async fn execute(
                         next.headers().get(IDEMPOTENCY_KEY),
                     ))
                     .await?
+                } else if status == StatusCode::TOO_MANY_REQUESTS && !policy.retry_rate_limited {
+                    (response, false)
                 } else {
                     (response, retryable_status(status))
                 };

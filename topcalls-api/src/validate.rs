@@ -20,7 +20,20 @@ where
     request.try_into().map_err(Into::into)
 }
 
-/// `POST /v1/calls`: exactly one of `task` / `instructions`; `temperature`
+/// A call to place, converted and checked as `POST /v1/calls` needs it:
+/// the generated type's checks ([`convert`]), then [`create_call`]. The one
+/// path of `create`, `create_many` and `bulk::validate`.
+pub(crate) fn new_call<R>(call: R) -> Result<CreateCallRequest>
+where
+    R: TryInto<CreateCallRequest>,
+    R::Error: Into<Error>,
+{
+    let body = convert(call)?;
+    create_call(&body)?;
+    Ok(body)
+}
+
+/// `POST /v1/calls`: a dialable number, exactly one of `task` / `instructions`; `temperature`
 /// in 0–2; `max_duration` in (0, 60] minutes ([`rules::create_call`]).
 pub(crate) fn create_call(body: &CreateCallRequest) -> Result<()> {
     rules::create_call(body).map_err(violation)

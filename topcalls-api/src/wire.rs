@@ -116,6 +116,17 @@ pub(crate) fn text(value: Option<&HeaderValue>) -> Option<String> {
     value.and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
+/// A uniform draw from `[0, 1)`: 53 random bits from the operating system.
+/// Jitter only spreads retries out, so should the system's generator fail,
+/// the middle of the range serves.
+pub(crate) fn unit_random() -> f64 {
+    let bits = getrandom::u64().unwrap_or(1 << 63) >> 11;
+    // 53 bits convert to f64 exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let unit = bits as f64 / (1u64 << 53) as f64;
+    unit
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

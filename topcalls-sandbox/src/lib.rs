@@ -29,6 +29,7 @@
 
 mod api;
 mod app;
+pub mod cli;
 mod clock;
 mod delivery;
 mod faults;
@@ -70,6 +71,7 @@ pub struct SandboxBuilder {
     webhook_timeout: Duration,
     queue_time: Duration,
     webhook_payloads: WebhookPayloads,
+    webhook_secret: Option<topcalls_api::webhooks::WebhookSecret>,
     read_timeouts: app::ReadTimeouts,
     idempotency_capacity: usize,
     seed_calls: usize,
@@ -89,6 +91,7 @@ impl Default for SandboxBuilder {
             webhook_timeout: Duration::from_secs(5),
             queue_time: DEFAULT_QUEUE_TIME,
             webhook_payloads: WebhookPayloads::default(),
+            webhook_secret: None,
             read_timeouts: app::ReadTimeouts {
                 headers: Duration::from_secs(10),
                 body: Duration::from_secs(30),
@@ -182,6 +185,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// Sign the first account's webhook deliveries with `secret` instead of
+    /// a random one (`topcalls webhooks trigger --secret`).
+    #[must_use]
+    pub fn webhook_secret(mut self, secret: topcalls_api::webhooks::WebhookSecret) -> Self {
+        self.webhook_secret = Some(secret);
+        self
+    }
+
     /// How long a client may take to send a request's headers (default 10 s),
     /// counted from the moment the server waits for them: on a new
     /// connection, and on a keep-alive connection after each answer. A
@@ -253,10 +264,15 @@ impl SandboxBuilder {
             keys.full = key;
         }
         // One signing secret per account, as each TopCalls account has its own.
+        let mut given = self.webhook_secret;
         let webhook_secrets: Vec<_> = world
             .accounts
             .iter()
-            .map(|_| topcalls_api::webhooks::WebhookSecret::generate())
+            .map(|_| {
+                given
+                    .take()
+                    .unwrap_or_else(topcalls_api::webhooks::WebhookSecret::generate)
+            })
             .collect();
         let app = Arc::new(App::new(
             world,

@@ -71,6 +71,9 @@ pub enum Violation {
         /// How long the key was, in bytes.
         length: usize,
     },
+    /// A `phone_number` in a country code that no carrier routes
+    /// ([`UNASSIGNED_COUNTRY_CODES`]).
+    NotDialable(String),
 }
 
 impl Violation {
@@ -87,6 +90,7 @@ impl Violation {
             Violation::RegistrationMissing => "registration",
             Violation::InboundAuthMissing => "inbound_auth",
             Violation::IdempotencyKey { .. } => "Idempotency-Key",
+            Violation::NotDialable(_) => "phone_number",
         }
     }
 }
@@ -127,15 +131,37 @@ impl fmt::Display for Violation {
                 "idempotency key must be 8 to 255 characters of A-Z, a-z, 0-9, `_` and `-` \
                  (got {length} characters)"
             ),
+            Violation::NotDialable(number) => write!(
+                f,
+                "`phone_number` {number} is not a dialable number (its country code is not assigned)"
+            ),
         }
     }
 }
 
 impl std::error::Error for Violation {}
 
-/// `POST /v1/calls`: exactly one of `task` / `instructions`, then
-/// [`temperature`], then [`max_duration`].
+/// E.164 country codes that no carrier routes: a number in one of them is
+/// refused as not dialable. `+999` is an ITU-T E.164 spare code.
+pub const UNASSIGNED_COUNTRY_CODES: &[&str] = &["+999"];
+
+/// A number that can be rung: not in an [`UNASSIGNED_COUNTRY_CODES`] code.
+/// Its E.164 syntax is the schema's pattern, checked by the generated types.
+pub fn dialable(number: &str) -> Result<(), Violation> {
+    if UNASSIGNED_COUNTRY_CODES
+        .iter()
+        .any(|code| number.starts_with(code))
+    {
+        Err(Violation::NotDialable(number.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `POST /v1/calls`: a [`dialable`] number, exactly one of `task` /
+/// `instructions`, then [`temperature`], then [`max_duration`].
 pub fn create_call(body: &CreateCallRequest) -> Result<(), Violation> {
+    dialable(body.phone_number.as_str())?;
     task_or_instructions(body.task.is_some(), body.instructions.is_some())?;
     if let Some(t) = body.temperature {
         temperature(t)?;

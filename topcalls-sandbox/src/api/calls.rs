@@ -15,7 +15,7 @@ use crate::api::body::{Answer, Id, Members, RawBody, check_http_url, ok, parse};
 use crate::api::query::{Query, take_page};
 use crate::app::{App, Caller};
 use crate::problem::ApiProblem;
-use crate::state::{self, is_dialable};
+use crate::state;
 
 pub(crate) async fn list_calls(
     State(app): State<Arc<App>>,
@@ -72,13 +72,8 @@ pub(crate) async fn create_call(
     let max_duration = request
         .max_duration
         .unwrap_or(rules::DEFAULT_MAX_DURATION_MINUTES);
+    // Dialable: checked by `rules::create_call` above.
     let to = request.phone_number.to_string();
-    if !is_dialable(&to) {
-        return Err(ApiProblem::field(
-            "phone_number",
-            format!("{to} is not a dialable number"),
-        ));
-    }
     if let Some(url) = &request.webhook_url {
         check_http_url("webhook_url", url)?;
     }

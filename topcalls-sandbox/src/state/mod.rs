@@ -61,9 +61,10 @@ pub(crate) fn outcome_for(number: &str) -> Outcome {
     }
 }
 
-/// Numbers the sandbox refuses as not dialable: country code +999 (unassigned).
+/// Numbers the sandbox refuses as not dialable: the shared rule
+/// ([`topcalls_types::rules::dialable`]; country code +999, unassigned).
 pub(crate) fn is_dialable(number: &str) -> bool {
-    !number.starts_with("+999")
+    topcalls_types::rules::dialable(number).is_ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
