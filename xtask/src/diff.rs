@@ -300,6 +300,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     };
     let old = spec_at(root, &base)?;
     let new = spec::load(&head)?;
+    // Both must be documents the generator reads (OpenAPI 3.0.x).
+    spec::prepare_for_generator(&old).map_err(|e| format!("openapi.yaml at {base}: {e}"))?;
+    spec::prepare_for_generator(&new).map_err(|e| format!("{}: {e}", head.display()))?;
     let report = Report::compare(&old, &new);
     print!(
         "{}",
@@ -321,7 +324,9 @@ pub(crate) fn default_base(root: &Path) -> Result<String, String> {
     if let Ok(tag) = git(root, &["describe", "--tags", "--abbrev=0", "--match", "v*"]) {
         return Ok(tag);
     }
+    // A fresh clone knows `main` as `origin/main` only.
     git(root, &["merge-base", "HEAD", "main"])
+        .or_else(|_| git(root, &["merge-base", "HEAD", "origin/main"]))
         .map_err(|e| format!("no release tag (v*) and no merge base with main: {e}; pass --base"))
 }
 

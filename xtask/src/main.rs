@@ -6,6 +6,7 @@
 //! `openapi.yaml` breaks for users of the SDK, the version it needs and its
 //! changelog lines.
 
+mod api;
 mod diff;
 mod generate;
 mod postprocess;
@@ -15,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask generate [--check] [--spec PATH]
-       cargo xtask diff [--base GIT-REV] [--head FILE] [--fail-on breaking]";
+       cargo xtask diff [--base GIT-REV] [--head FILE] [--fail-on breaking]
+       cargo xtask api-check [--base GIT-REV]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +36,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     match command.as_str() {
         "generate" => generate(&root, rest),
         "diff" => diff::run(&root, rest),
+        "api-check" => api::run(&root, rest),
         _ => Err(format!("unknown command `{command}`\n{USAGE}")),
     }
 }
