@@ -10,6 +10,7 @@ mod api;
 mod diff;
 mod generate;
 mod postprocess;
+mod rehearse;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask generate [--check] [--spec PATH]
        cargo xtask diff [--base GIT-REV] [--head FILE] [--fail-on breaking]
-       cargo xtask api-check [--base GIT-REV]";
+       cargo xtask api-check [--base GIT-REV]
+       cargo xtask rehearse";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +39,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         "generate" => generate(&root, rest),
         "diff" => diff::run(&root, rest),
         "api-check" => api::run(&root, rest),
+        "rehearse" => rehearse::run(&root, rest),
         _ => Err(format!("unknown command `{command}`\n{USAGE}")),
     }
 }
