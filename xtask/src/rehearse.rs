@@ -8,18 +8,19 @@
 //! - safe: an optional response member, a value of a received enum, a new
 //!   operation. `cargo xtask diff` must call each safe; after
 //!   `cargo xtask generate`, `topcalls-api` must build with no hand-written
-//!   change, the contract tests must pass but for the coverage check, which
-//!   must name the new operation; the generated public API must only grow.
+//!   change and the contract tests must pass, but for the coverage check,
+//!   which must fail naming the new operation; the generated public API must
+//!   only grow.
 //! - breaking: a request member made required, a response member removed.
 //!   `cargo xtask diff` must call the first breaking for senders and the
 //!   second for receivers; the generated public API must break, and
 //!   `api-check` must accept that only because `diff` declared it. Build and
-//!   contract tests are run and reported.
+//!   contract tests are run and their outcome reported.
 //!
 //! The contract tests use a mock server, not the sandbox: in the copy the
 //! test crate drops its sandbox dev-dependency so that they run whatever
 //! the sandbox makes of the edit. Whether the sandbox (which builds response
-//! types by struct literal) still compiles is reported for each batch.
+//! types by struct literal) still compiles after the safe edits is reported.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -165,16 +166,16 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     step("safe edits");
     let safe = apply_all(&original, &SAFE)?;
     write_and_generate(&copy, &safe)?;
-    cargo(
-        &copy,
-        &target,
-        &["build", "--locked", "-p", "topcalls-api", "--lib"],
-    )
-    .map_err(|e| {
-        format!("a safe edit needs a hand-written change: topcalls-api does not build: {e}")
+    // Building the contract tests builds topcalls-api (with the features
+    // the tests use) from the regenerated code and the unchanged
+    // hand-written layer.
+    cargo(&copy, &target, &contract(&["--skip", COVERAGE])).map_err(|e| {
+        format!(
+            "after safe edits, topcalls-api needs a hand-written change or the contract tests \
+             fail:\n{}",
+            tail(&e, 30)
+        )
     })?;
-    cargo(&copy, &target, &contract(&["--skip", COVERAGE]))
-        .map_err(|e| format!("contract tests fail after safe edits: {e}"))?;
     match cargo(&copy, &target, &contract(&["--exact", COVERAGE])) {
         Ok(()) => {
             return Err(
@@ -224,28 +225,15 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
         return Err("api-check accepts a broken API when diff declares nothing".into());
     }
     println!("api-check: the break is accepted only because diff declared it");
-    let built = cargo(
-        &copy,
-        &target,
-        &["build", "--locked", "-p", "topcalls-api", "--lib"],
-    );
-    let tested = built
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|()| cargo(&copy, &target, &contract(&["--skip", COVERAGE])));
-    println!(
-        "after breaking edits: topcalls-api {}, contract tests {}",
-        if built.is_ok() {
-            "builds"
-        } else {
-            "does not build"
-        },
-        match &tested {
-            Ok(()) => "pass".to_string(),
-            Err(output) => format!("fail:\n{}", tail(output, 12)),
-        }
-    );
-    report_sandbox(&copy, &target);
+    // Expected to fail (the hand-written layer or a contract case must
+    // change); reported, not asserted.
+    match cargo(&copy, &target, &contract(&["--skip", COVERAGE])) {
+        Ok(()) => println!("after breaking edits: topcalls-api builds and the contract tests pass"),
+        Err(output) => println!(
+            "after breaking edits, topcalls-api or the contract tests need changes:\n{}",
+            tail(&output, 14)
+        ),
+    }
 
     println!(
         "\nrehearsal passed in {:.0} s",
@@ -339,8 +327,7 @@ fn report_sandbox(copy: &Path, target: &Path) {
                 .filter(|l| l.trim_start().starts_with("-->") || l.starts_with("error["))
                 .collect();
             println!(
-                "sandbox: needs hand-written changes ({} lines of errors):\n  {}",
-                sites.len(),
+                "sandbox: needs hand-written changes:\n  {}",
                 sites.join("\n  ")
             );
         }
