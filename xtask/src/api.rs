@@ -248,6 +248,7 @@ fn export(root: &Path, rev: &str, dest: &Path) -> Result<(), String> {
 pub(crate) fn listing(workspace: &Path, target: &Path) -> Result<Listing, String> {
     let mut out = Listing::new();
     for (package, krate) in CRATES {
+        let started = std::time::Instant::now();
         let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args(["rustdoc", "--quiet", "--locked", "--lib", "-p", package])
             .arg("--manifest-path")
@@ -265,6 +266,11 @@ pub(crate) fn listing(workspace: &Path, target: &Path) -> Result<Listing, String
                 workspace.display()
             ));
         }
+        eprintln!(
+            "  rustdoc JSON of {package} in {} ({:.0} s)",
+            workspace.display(),
+            started.elapsed().as_secs_f64()
+        );
         let path = target.join("doc").join(format!("{krate}.json"));
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
