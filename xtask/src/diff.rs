@@ -214,12 +214,12 @@ impl Report {
             if group.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "\n{} ({}):", class.title(), group.len());
-            for c in group {
+            let _ = writeln!(out, "\n{} ({} changes):", class.title(), group.len());
+            for line in grouped(&group) {
                 let _ = writeln!(
                     out,
                     "  - {}: {}  [{}]",
-                    c.change.location, c.change.detail, c.rule.id
+                    line.location, line.detail, line.rule
                 );
             }
         }
@@ -243,34 +243,92 @@ impl Report {
 
     /// Keep-a-Changelog sections for `## [Unreleased]`.
     pub(crate) fn changelog(&self) -> String {
+        let breaking: Vec<&Classified> = self
+            .changes
+            .iter()
+            .filter(|c| c.rule.class != Class::Safe)
+            .collect();
+        let (added, changed): (Vec<&Classified>, Vec<&Classified>) =
+            self.of(Class::Safe).partition(|c| {
+                matches!(
+                    c.change.kind,
+                    Kind::OperationAdded
+                        | Kind::SchemaAdded
+                        | Kind::MemberAdded { .. }
+                        | Kind::ParameterAdded { .. }
+                        | Kind::BodyAdded { .. }
+                        | Kind::EnumValueAdded
+                        | Kind::SuccessStatusAdded { .. }
+                        | Kind::ErrorStatusAdded
+                )
+            });
         let mut out = String::new();
         let sections = [
-            (
-                "### Changed (breaking, openapi.yaml)",
-                self.changes
-                    .iter()
-                    .filter(|c| c.rule.class != Class::Safe)
-                    .collect::<Vec<_>>(),
-            ),
-            ("### Added (openapi.yaml)", self.of(Class::Safe).collect()),
+            ("### Changed (breaking, from openapi.yaml)", breaking),
+            ("### Added (from openapi.yaml)", added),
+            ("### Changed (from openapi.yaml)", changed),
         ];
         for (title, group) in sections {
             if group.is_empty() {
                 continue;
             }
             let _ = writeln!(out, "{title}");
-            for c in group {
-                let who = match c.rule.class {
+            for line in grouped(&group) {
+                let who = match line.class {
                     Class::BreakingSenders => " (breaks code that sends it)",
                     Class::BreakingReceivers => " (breaks code that reads it)",
                     Class::Safe => "",
                 };
-                let _ = writeln!(out, "- `{}`: {}{who}.", c.change.location, c.change.detail);
+                let _ = writeln!(out, "- {}: {}{who}.", line.location_md, line.detail);
             }
             out.push('\n');
         }
         out
     }
+}
+
+/// One line of a report: changes of one rule with the same detail at the
+/// same place of several operations (`… response 503`) share a line.
+struct Line {
+    location: String,
+    location_md: String,
+    detail: String,
+    rule: &'static str,
+    class: Class,
+}
+
+fn grouped(changes: &[&Classified]) -> Vec<Line> {
+    let mut lines: Vec<(Vec<String>, Option<String>, &Classified)> = Vec::new();
+    for c in changes {
+        let (head, rest) = match c.change.location.split_once(' ') {
+            Some((operation, rest)) => (operation.to_string(), Some(rest.to_string())),
+            None => (c.change.location.clone(), None),
+        };
+        let same = lines.iter_mut().find(|(_, r, other)| {
+            rest.is_some()
+                && *r == rest
+                && other.rule.id == c.rule.id
+                && other.change.detail == c.change.detail
+        });
+        match same {
+            Some((heads, _, _)) => heads.push(head),
+            None => lines.push((vec![head], rest, c)),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(heads, rest, c)| {
+            let rest = rest.map(|r| format!(" {r}")).unwrap_or_default();
+            let md: Vec<String> = heads.iter().map(|h| format!("`{h}`")).collect();
+            Line {
+                location: format!("{}{rest}", heads.join(", ")),
+                location_md: format!("{}{rest}", md.join(", ")),
+                detail: c.change.detail.clone(),
+                rule: c.rule.id,
+                class: c.rule.class,
+            }
+        })
+        .collect()
 }
 
 /// `cargo xtask diff …`
@@ -1253,5 +1311,72 @@ fn short(value: &Value) -> String {
         format!("{}…", text.chars().take(60).collect::<String>())
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn doc(statuses: &[&str], note_required: bool) -> Value {
+        let responses: serde_json::Map<String, Value> = std::iter::once((
+            "200".to_string(),
+            json!({"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}),
+        ))
+        .chain(
+            statuses
+                .iter()
+                .map(|s| (s.to_string(), json!({"description": "error"}))),
+        )
+        .collect();
+        let required = if note_required {
+            json!(["id", "note"])
+        } else {
+            json!(["id"])
+        };
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/a": {"get": {"operationId": "get_a", "responses": responses.clone()}},
+                "/b": {"get": {"operationId": "get_b", "responses": responses}},
+            },
+            "components": {"schemas": {"Thing": {
+                "type": "object",
+                "required": required,
+                "properties": {"id": {"type": "string"}, "note": {"type": "string"}},
+            }}},
+        })
+    }
+
+    #[test]
+    fn versions_follow_semver_for_0x_and_later() {
+        let safe = Report::compare(&doc(&[], false), &doc(&["503"], false));
+        let breaking = Report::compare(&doc(&[], true), &doc(&[], false));
+        let none = Report::compare(&doc(&[], false), &doc(&[], false));
+        assert!(!safe.breaking() && breaking.breaking());
+        assert_eq!(safe.next_version("0.1.0").unwrap().0, "0.1.1");
+        assert_eq!(breaking.next_version("0.1.3").unwrap().0, "0.2.0");
+        assert_eq!(breaking.next_version("1.4.2").unwrap().0, "2.0.0");
+        assert_eq!(safe.next_version("1.4.2").unwrap().0, "1.4.3");
+        assert_eq!(none.next_version("0.1.0"), None);
+    }
+
+    #[test]
+    fn the_changelog_groups_one_change_made_to_many_operations() {
+        let report = Report::compare(&doc(&[], true), &doc(&["503"], false));
+        assert_eq!(
+            report.changelog(),
+            "### Changed (breaking, from openapi.yaml)\n\
+             - `Thing.note`: made optional (breaks code that reads it).\n\
+             \n\
+             ### Added (from openapi.yaml)\n\
+             - `get_a`, `get_b` response 503: new response status.\n\n"
+        );
+        let text = report.render("v0.1.0", "openapi.yaml", "0.1.0");
+        assert!(text.contains("topcalls-api 0.1.0 → 0.2.0"), "{text}");
+        assert!(text.contains("[received-member-made-optional]"), "{text}");
     }
 }
