@@ -94,8 +94,19 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(2u32.saturating_pow(retry.min(30)));
         let ceiling = exp.min(self.max_delay);
-        ceiling.mul_f64(rand::random::<f64>())
+        ceiling.mul_f64(unit_random())
     }
+}
+
+/// A uniform draw from `[0, 1)`: 53 random bits from the operating system.
+/// Jitter only spreads retries out, so should the system's generator fail,
+/// the middle of the range serves.
+fn unit_random() -> f64 {
+    let bits = getrandom::u64().unwrap_or(1 << 63) >> 11;
+    // 53 bits convert to f64 exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let unit = bits as f64 / (1u64 << 53) as f64;
+    unit
 }
 
 /// What the retry loop reports to the transport as it goes.

@@ -45,6 +45,12 @@ struct Args {
     /// Call minutes each account starts with.
     #[arg(long, default_value_t = 500.0, value_parser = minutes)]
     balance_minutes: f64,
+    /// Finished calls the first account starts with (a mix of outcomes), for load tests at scale.
+    #[arg(long, default_value_t = 0)]
+    seed_calls: usize,
+    /// Answers to POSTs with an Idempotency-Key kept at most; past that the oldest goes before its 24 hours.
+    #[arg(long, default_value_t = topcalls_sandbox::DEFAULT_IDEMPOTENCY_CAPACITY, value_parser = capacity)]
+    idempotency_capacity: usize,
     /// Milliseconds added to every /v1 request.
     #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
     fault_latency_ms: u64,
@@ -100,6 +106,13 @@ fn minutes(raw: &str) -> Result<f64, String> {
     }
 }
 
+fn capacity(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(answers) if answers >= 1 => Ok(answers),
+        _ => Err("a whole number, 1 or more".into()),
+    }
+}
+
 fn share(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
@@ -141,6 +154,8 @@ async fn main() -> ExitCode {
             Payloads::Documented => WebhookPayloads::Documented,
         })
         .balance_minutes(args.balance_minutes)
+        .seed_calls(args.seed_calls)
+        .idempotency_capacity(args.idempotency_capacity)
         .seed(args.seed)
         .faults(Faults {
             latency: Duration::from_millis(args.fault_latency_ms),
