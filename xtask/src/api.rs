@@ -10,9 +10,10 @@
 //! what they break is recorded by hand in `CHANGELOG.md`.
 //!
 //! A removed item, or an item whose signature changed, breaks code that used
-//! it; an added item breaks nothing this SDK promises (generated structs are
-//! built through their builders). The check fails when the listing breaks
-//! and `cargo xtask diff` declared no breaking change.
+//! it; an added item breaks nothing this SDK promises (request types are
+//! built through their builders, response types decoded, not built). The
+//! check fails when the listing breaks and `cargo xtask diff` declared no
+//! breaking change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -12,9 +12,11 @@
 //! - every operation is a builder whose setters take `TryInto<T>`: a
 //!   parameter's setter is the same whether it is required or not, and an
 //!   unset required value is an error when the request is built;
-//! - adding a member or an operation adds items: generated structs are built
+//! - adding a member or an operation adds items: request types are built
 //!   through their builders (`types::builder`) and the `New…` values of the
-//!   hand-written layer, so an added field is not a break for this SDK.
+//!   hand-written layer, response types are decoded, not built; a struct
+//!   literal of a generated type is not covered, so an added field is not a
+//!   break for this SDK.
 
 use super::{Change, Dir, Kind};
 
