@@ -300,7 +300,7 @@ fn every_operation_has_a_contract_case() {
     assert!(
         missing.is_empty(),
         "operations without a contract case: {missing:?}; add one to `cases()` in tests/tests/contract.rs \
-         (see \"Adding an endpoint\" in README.md)"
+         (see \"When the API changes\" in README.md)"
     );
     assert!(
         unknown.is_empty(),

@@ -2,16 +2,24 @@
 //!
 //! `cargo xtask generate` regenerates the client from `openapi.yaml`;
 //! `cargo xtask generate --check` regenerates in memory and fails with a diff
-//! when a checked-in file is stale.
+//! when a checked-in file is stale. `cargo xtask diff` says what an edit of
+//! `openapi.yaml` breaks for users of the SDK, the version it needs and its
+//! changelog lines.
 
+mod api;
+mod diff;
 mod generate;
 mod postprocess;
+mod rehearse;
 mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask generate [--check] [--spec PATH]";
+const USAGE: &str = "usage: cargo xtask generate [--check] [--spec PATH]
+       cargo xtask diff [--base GIT-REV] [--head FILE] [--fail-on breaking]
+       cargo xtask api-check [--base GIT-REV]
+       cargo xtask rehearse";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,10 +34,17 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let (command, rest) = args.split_first().ok_or_else(|| USAGE.to_string())?;
-    if command != "generate" {
-        return Err(format!("unknown command `{command}`\n{USAGE}"));
-    }
     let root = workspace_root();
+    match command.as_str() {
+        "generate" => generate(&root, rest),
+        "diff" => diff::run(&root, rest),
+        "api-check" => api::run(&root, rest),
+        "rehearse" => rehearse::run(&root, rest),
+        _ => Err(format!("unknown command `{command}`\n{USAGE}")),
+    }
+}
+
+fn generate(root: &Path, rest: &[String]) -> Result<ExitCode, String> {
     let mut check = false;
     let mut spec_path = root.join("openapi.yaml");
     let mut rest = rest.iter();

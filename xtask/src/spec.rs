@@ -38,9 +38,17 @@ pub(crate) fn load(path: &Path) -> Result<Value, String> {
 ///    request types stay structs, and the SDK checks those rules by hand
 ///    (topcalls-api `validate.rs`), as the server does.
 pub(crate) fn prepare_for_generator(spec: &Value) -> Result<openapiv3::OpenAPI, String> {
+    let mut spec = generator_view(spec);
+    drop_presence_rules(&mut spec);
+    serde_json::from_value(spec).map_err(|e| format!("openapi.yaml is not OpenAPI 3.0.x: {e}"))
+}
+
+/// Rewrites 1 to 3 of [`prepare_for_generator`]: the document as the
+/// generator reads it, presence rules still in (`cargo xtask diff` compares
+/// them as rules; the generator never sees them).
+pub(crate) fn generator_view(spec: &Value) -> Value {
     let mut spec = spec.clone();
     rewrite_problem_media_type(&mut spec);
-    drop_presence_rules(&mut spec);
     if let Some(schemas) = spec
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -64,7 +72,7 @@ pub(crate) fn prepare_for_generator(spec: &Value) -> Result<openapiv3::OpenAPI, 
             }
         }
     }
-    serde_json::from_value(spec).map_err(|e| format!("openapi.yaml is not OpenAPI 3.0.x: {e}"))
+    spec
 }
 
 fn remove_key(value: &mut Value, key: &str) {
@@ -120,7 +128,7 @@ pub(crate) fn nullable_members(spec: &Value) -> BTreeMap<String, BTreeSet<String
     out
 }
 
-fn drop_presence_rules(value: &mut Value) {
+pub(crate) fn drop_presence_rules(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for combinator in ["oneOf", "anyOf"] {
