@@ -61,22 +61,11 @@ impl Client {
     /// Runs `operation` with `options`: retries follow the policy, the
     /// overall deadline holds across attempts, observers hear of it, and
     /// errors come back as [`Error`].
-    pub(crate) fn execute<'s, O: Operation + 's>(
-        &'s self,
-        operation: O,
-        options: &'s RequestOptions,
-    ) -> impl Future<Output = Result<O::Output>> + 's {
-        self.execute_as::<O, O::Output>(operation, options)
-    }
-
-    /// [`Client::execute`], the success body decoded as `T` instead of the
-    /// operation's own output (a page split into its cursor and its raw
-    /// items, say). The same path in every other respect.
-    pub(crate) async fn execute_as<O: Operation, T: serde::de::DeserializeOwned>(
+    pub(crate) async fn execute<O: Operation>(
         &self,
         operation: O,
         options: &RequestOptions,
-    ) -> Result<T> {
+    ) -> Result<O::Output> {
         let mut request = operation.into_request().map_err(from_builder)?;
         self.check_origin(&request)?;
         let idempotency_key = authorize(
@@ -100,7 +89,8 @@ impl Client {
         let outcome = {
             // Pinned in place: the deadline and the span wrap a reference,
             // so the attempt's state is stored once, never copied per wrapper.
-            let attempt = std::pin::pin!(self.attempt::<T>(request, policy, O::ID, &mut exchange));
+            let attempt =
+                std::pin::pin!(self.attempt::<O::Output>(request, policy, O::ID, &mut exchange));
             // Spans cost even when nobody listens (the `log` bridge): skip them then.
             match (limit, span.is_disabled()) {
                 (None, true) => Some(attempt.await),

@@ -6,10 +6,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::stream::{BoxStream, Stream, StreamExt};
-use serde::de::DeserializeOwned;
 
 use crate::client::Client;
-use crate::error::{DecodeError, Error, Result};
+use crate::error::Result;
 use crate::operation::Operation;
 use crate::request::RequestOptions;
 use crate::retry::RetryPolicy;
@@ -42,58 +41,27 @@ page! {
     PhoneNumberList => crate::types::PhoneNumber,
 }
 
-/// A page as it arrives: its cursor read, its items still raw JSON. Reading
-/// it scans the body once without building the items, so the request for
-/// the next page goes out before this page's items are decoded.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct RawPage {
-    data: Box<serde_json::value::RawValue>,
-    #[serde(default)]
-    next_cursor: Option<String>,
-}
-
-impl RawPage {
-    /// Whether `data` is an empty array, without decoding it.
-    fn is_empty(&self) -> bool {
-        self.data
-            .get()
-            .strip_prefix('[')
-            .is_some_and(|rest| rest.trim_start().starts_with(']'))
-    }
-
-    fn items<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        serde_json::from_str(self.data.get()).map_err(|source| {
-            Error::Decode(Box::new(DecodeError {
-                status: reqwest::StatusCode::OK,
-                request_id: None,
-                body: bytes::Bytes::copy_from_slice(self.data.get().as_bytes()),
-                source,
-            }))
-        })
-    }
-}
-
 /// Items of every page from `first_cursor` on. Stops after the page whose
 /// `next_cursor` is null (or an empty page: a server handing back an empty
 /// page with a cursor would otherwise be polled forever); an error is
 /// yielded as an item and ends the stream.
 ///
-/// **Prefetch:** when a page arrives, its cursor is read first and the
-/// request for the next page goes out; then this page's items are decoded
-/// while the server prepares the next one, and handed out while that
-/// request makes progress (it is driven whenever the stream is polled).
-/// At most two pages are in memory: the one being consumed and the one
-/// being fetched.
-pub(crate) fn paginate<T, F, Fut>(
+/// **Prefetch:** as soon as a page arrives, the request for the next one
+/// starts, and it makes progress whenever the stream is polled while the
+/// consumer works through the current page's items. So the server's work
+/// and the round trip for page `k + 1` overlap the consumer's work on page
+/// `k`. At most two pages are in memory: the one being consumed and the
+/// one being fetched.
+pub(crate) fn paginate<P, F, Fut>(
     first_cursor: Option<String>,
     fetch: F,
-) -> impl Stream<Item = Result<T>>
+) -> impl Stream<Item = Result<P::Item>>
 where
-    T: DeserializeOwned,
+    P: Page,
     F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<RawPage>>,
+    Fut: Future<Output = Result<P>>,
 {
-    Paginate::<T, F, Fut> {
+    Paginate::<P, F, Fut> {
         items: Vec::new().into_iter(),
         ready: None,
         pending: None,
@@ -103,11 +71,11 @@ where
 }
 
 /// The stream of [`paginate`].
-struct Paginate<T, F, Fut> {
+struct Paginate<P: Page, F, Fut> {
     /// Items of the page being consumed.
-    items: std::vec::IntoIter<T>,
+    items: std::vec::IntoIter<P::Item>,
     /// The next page, arrived while the current one was being consumed.
-    ready: Option<Result<RawPage>>,
+    ready: Option<Result<P>>,
     /// The request for the next page, in flight.
     pending: Option<Pin<Box<Fut>>>,
     /// The cursor of the page to request next (`Some(None)`: the first
@@ -116,15 +84,15 @@ struct Paginate<T, F, Fut> {
     fetch: F,
 }
 
-impl<T, F, Fut> Unpin for Paginate<T, F, Fut> {}
+impl<P: Page, F, Fut> Unpin for Paginate<P, F, Fut> {}
 
-impl<T, F, Fut> Stream for Paginate<T, F, Fut>
+impl<P, F, Fut> Stream for Paginate<P, F, Fut>
 where
-    T: DeserializeOwned,
+    P: Page,
     F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<RawPage>>,
+    Fut: Future<Output = Result<P>>,
 {
-    type Item = Result<T>;
+    type Item = Result<P::Item>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -149,29 +117,12 @@ where
             }
             match this.ready.take() {
                 Some(Ok(page)) => {
-                    this.next = match &page.next_cursor {
-                        Some(cursor) if !page.is_empty() => Some(Some(cursor.clone())),
+                    let (items, cursor) = page.into_parts();
+                    this.next = match cursor {
+                        Some(cursor) if !items.is_empty() => Some(Some(cursor)),
                         _ => None,
                     };
-                    // The next request first, so the server works on it
-                    // while this page is decoded.
-                    if let Some(cursor) = this.next.take() {
-                        let mut fetch = Box::pin((this.fetch)(cursor));
-                        if let Poll::Ready(next) = fetch.as_mut().poll(cx) {
-                            this.ready = Some(next);
-                        } else {
-                            this.pending = Some(fetch);
-                        }
-                    }
-                    match page.items() {
-                        Ok(items) => this.items = items.into_iter(),
-                        Err(error) => {
-                            this.next = None;
-                            this.pending = None;
-                            this.ready = None;
-                            return Poll::Ready(Some(Err(error)));
-                        }
-                    }
+                    this.items = items.into_iter();
                 }
                 Some(Err(error)) => {
                     this.next = None;
@@ -293,7 +244,7 @@ impl<'a, L: Listing> List<'a, L> {
     where
         L: 'a,
         L::Page: Send,
-        <L::Page as Page>::Item: DeserializeOwned + Send + 'a,
+        <L::Page as Page>::Item: Send + 'a,
     {
         let Self {
             client,
@@ -306,7 +257,7 @@ impl<'a, L: Listing> List<'a, L> {
             let operation =
                 validate::limit(limit).map(|limit| filters.operation(client, limit, cursor));
             let options = options.clone();
-            async move { client.execute_as::<_, RawPage>(operation?, &options).await }
+            async move { client.execute(operation?, &options).await }
         })
         .boxed()
     }
@@ -320,8 +271,13 @@ mod tests {
 
     use super::*;
 
-    fn raw(json: &str) -> Result<RawPage> {
-        serde_json::from_str(json).map_err(|e| Error::InvalidRequest(e.to_string()))
+    struct Numbers(Vec<u32>, Option<String>);
+
+    impl Page for Numbers {
+        type Item = u32;
+        fn into_parts(self) -> (Vec<u32>, Option<String>) {
+            (self.0, self.1)
+        }
     }
 
     /// Three pages of two items; records each cursor requested.
@@ -329,11 +285,12 @@ mod tests {
         paginate(None, move |cursor: Option<String>| {
             requested.borrow_mut().push(cursor.clone());
             async move {
-                match cursor.as_deref() {
-                    None => raw(r#"{"data": [1, 2], "next_cursor": "b"}"#),
-                    Some("b") => raw(r#"{"next_cursor": "c", "data": [3, 4]}"#),
-                    _ => raw(r#"{"data": [5, 6], "next_cursor": null}"#),
-                }
+                let page = match cursor.as_deref() {
+                    None => Numbers(vec![1, 2], Some("b".into())),
+                    Some("b") => Numbers(vec![3, 4], Some("c".into())),
+                    _ => Numbers(vec![5, 6], None),
+                };
+                Ok(page)
             }
         })
     }
@@ -362,32 +319,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_page_with_a_cursor_ends_the_stream() {
-        for empty in [
-            r#"{"data": [], "next_cursor": "x"}"#,
-            r#"{"data": [ ], "next_cursor": "x"}"#,
-        ] {
-            let calls = RefCell::new(0);
-            let items: Vec<Result<u32>> = paginate(None, |_| {
-                *calls.borrow_mut() += 1;
-                async { raw(empty) }
-            })
-            .collect()
-            .await;
-            assert!(items.is_empty());
-            assert_eq!(*calls.borrow(), 1);
-        }
-    }
-
-    #[tokio::test]
-    async fn items_that_do_not_decode_end_the_stream_with_a_decode_error() {
         let calls = RefCell::new(0);
-        let items: Vec<Result<u32>> = paginate(None, |_| {
+        let items: Vec<_> = paginate(None, |_| {
             *calls.borrow_mut() += 1;
-            async { raw(r#"{"data": ["not a number"], "next_cursor": "x"}"#) }
+            async { Ok(Numbers(Vec::new(), Some("again".into()))) }
         })
         .collect()
         .await;
-        assert_eq!(items.len(), 1);
-        assert!(matches!(&items[0], Err(Error::Decode(_))), "{items:?}");
+        assert!(items.is_empty());
+        assert_eq!(*calls.borrow(), 1);
     }
 }
