@@ -62,6 +62,18 @@ impl Receiver {
     }
 }
 
+/// A sandbox on a manual clock, and a receiver serving `{url}/hooks/{name}`.
+async fn setup() -> (Sandbox, Receiver, String) {
+    let sandbox = Sandbox::builder()
+        .clock(ClockMode::Manual)
+        .start()
+        .await
+        .unwrap();
+    let receiver = Receiver::default();
+    let url = start_receiver(receiver.clone()).await;
+    (sandbox, receiver, url)
+}
+
 fn client(sandbox: &Sandbox) -> Client {
     Client::builder()
         .api_key(sandbox.api_key())
@@ -72,13 +84,7 @@ fn client(sandbox: &Sandbox) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_delivers_signed_events_in_order_and_bad_deliveries_are_rejected() {
-    let sandbox = Sandbox::builder()
-        .clock(ClockMode::Manual)
-        .start()
-        .await
-        .unwrap();
-    let receiver = Receiver::default();
-    let url = start_receiver(receiver.clone()).await;
+    let (sandbox, receiver, url) = setup().await;
     let client = client(&sandbox);
     client
         .calls()
@@ -145,14 +151,8 @@ async fn a_call_delivers_signed_events_in_order_and_bad_deliveries_are_rejected(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_gets_the_retry_schedule_then_succeeds() {
-    let sandbox = Sandbox::builder()
-        .clock(ClockMode::Manual)
-        .start()
-        .await
-        .unwrap();
-    let receiver = Receiver::default();
+    let (sandbox, receiver, url) = setup().await;
     receiver.failures_left.store(2, Ordering::SeqCst);
-    let url = start_receiver(receiver.clone()).await;
     client(&sandbox)
         .calls()
         .create(
@@ -210,13 +210,7 @@ async fn a_failing_receiver_gets_the_retry_schedule_then_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_deliver_only_matching_events() {
-    let sandbox = Sandbox::builder()
-        .clock(ClockMode::Manual)
-        .start()
-        .await
-        .unwrap();
-    let receiver = Receiver::default();
-    let url = start_receiver(receiver.clone()).await;
+    let (sandbox, receiver, url) = setup().await;
     let client = client(&sandbox);
     let subscribe = |name: &str, event: &str, key: &str, value: serde_json::Value| {
         NewWebhookSubscription::new(event, format!("{url}/hooks/{name}")).filter(key, value)

@@ -17,43 +17,76 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong, by layer: configuration, a request the client
 /// refused to send, the network, the API's answer, or an answer the SDK could
 /// not read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The client could not be built (missing key, bad base URL, …).
-    #[error("invalid configuration: {0}")]
     Config(String),
     /// The client refused the request before sending anything.
-    #[error("invalid request, nothing was sent: {0}")]
     InvalidRequest(String),
     /// No usable response arrived.
-    #[error(transparent)]
     Transport(Box<TransportError>),
     /// The API answered with an error status.
-    #[error(transparent)]
     Api(Box<ApiError>),
     /// The API answered with a success status but a body the SDK cannot read.
-    #[error(transparent)]
     Decode(Box<DecodeError>),
     /// The operation's overall deadline passed, across all attempts.
-    #[error(transparent)]
     Deadline(Box<DeadlineError>),
     /// The response body was larger than the client accepts
     /// ([`crate::ClientBuilder::max_response_bytes`]); reading stopped there.
-    #[error(transparent)]
     ResponseTooLarge(Box<ResponseTooLargeError>),
     /// The server answered with a redirect (`3xx`). The SDK follows none: the
     /// TopCalls API never redirects, and following one would re-send the
     /// request (its body and idempotency key) wherever the server says.
-    #[error(transparent)]
     Redirect(Box<RedirectError>),
     /// A `wait_until_finished` gave up: the resource had not finished when
     /// its deadline passed.
-    #[error(transparent)]
     WaitTimeout(Box<WaitTimeoutError>),
     /// Writing an export failed ([`crate::ListCalls::export`]).
-    #[error("cannot write the export")]
-    Io(#[source] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl Error {
+    /// The error a variant wraps, for `Display` and `source`; `None` for the
+    /// variants that carry only a message.
+    fn inner(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(_) | Error::InvalidRequest(_) | Error::Io(_) => None,
+            Error::Transport(e) => Some(&**e),
+            Error::Api(e) => Some(&**e),
+            Error::Decode(e) => Some(&**e),
+            Error::Deadline(e) => Some(&**e),
+            Error::ResponseTooLarge(e) => Some(&**e),
+            Error::Redirect(e) => Some(&**e),
+            Error::WaitTimeout(e) => Some(&**e),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(message) => write!(f, "invalid configuration: {message}"),
+            Error::InvalidRequest(message) => {
+                write!(f, "invalid request, nothing was sent: {message}")
+            }
+            Error::Io(_) => f.write_str("cannot write the export"),
+            _ => self
+                .inner()
+                .map_or(Ok(()), |inner| fmt::Display::fmt(inner, f)),
+        }
+    }
+}
+
+/// The wrapped errors are transparent: `source` is theirs. An `Io` error's
+/// source is the I/O error.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => self.inner().and_then(std::error::Error::source),
+        }
+    }
 }
 
 impl Error {

@@ -200,7 +200,13 @@ fn authorize(
         wire::idempotency_key(key).map_err(Error::InvalidRequest)?;
         return Ok(Some(key.to_string()));
     }
-    let key = wire::new_idempotency_key();
+    let key = wire::new_idempotency_key().ok_or_else(|| {
+        Error::InvalidRequest(
+            "no idempotency key could be generated (the operating system's random number \
+             generator failed); pass one with `.idempotency_key(..)`"
+                .to_string(),
+        )
+    })?;
     let value = HeaderValue::try_from(key.as_str())
         .map_err(|_| Error::InvalidRequest(format!("invalid idempotency key `{key}`")))?;
     headers.insert(IDEMPOTENCY_KEY, value);

@@ -8,7 +8,7 @@ use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::error::ResponseTooLargeError;
-use crate::wire::{IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
+use crate::wire::{self, IDEMPOTENCY_KEY, REQUEST_ID, retry_after, text};
 
 /// How a client retries failed attempts.
 ///
@@ -103,7 +103,7 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(2u32.saturating_pow(retry.min(30)));
         let ceiling = exp.min(self.max_delay);
-        ceiling.mul_f64(rand::random::<f64>())
+        ceiling.mul_f64(wire::unit_random())
     }
 }
 

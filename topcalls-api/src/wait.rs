@@ -101,7 +101,11 @@ pub struct Wait<'a, O: Operation> {
     polling: WaitOptions,
     /// Each poll's options.
     options: RequestOptions,
+    /// Called with each polled value, the last (finished) one included.
+    on_poll: Option<OnPoll<'a, O::Output>>,
 }
+
+type OnPoll<'a, T> = Box<dyn FnMut(&T) + Send + 'a>;
 
 impl<'a, O: Operation> Wait<'a, O> {
     pub(crate) fn new(
@@ -121,6 +125,7 @@ impl<'a, O: Operation> Wait<'a, O> {
             status,
             polling: WaitOptions::default(),
             options: RequestOptions::default(),
+            on_poll: None,
         }
     }
     /// How to poll, and for how long in total.
@@ -136,6 +141,29 @@ impl<'a, O: Operation> Wait<'a, O> {
     /// The retry policy of each poll.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.options.retry = Some(policy);
+        self
+    }
+    /// Calls `observe` with every value polled, the finished one included:
+    /// to show a call's status as it changes while waiting.
+    ///
+    /// ```no_run
+    /// # async fn run(client: topcalls_api::Client) -> topcalls_api::Result<()> {
+    /// let mut last = String::new();
+    /// let call = client
+    ///     .calls()
+    ///     .wait_until_finished("3f0c4a9e-2b7d-4f1a-9c3e-5d6b7a8f9012")
+    ///     .on_poll(move |call| {
+    ///         let status = call.status.to_string();
+    ///         if status != last {
+    ///             println!("{status}");
+    ///             last = status;
+    ///         }
+    ///     })
+    ///     .await?;
+    /// # let _ = call; Ok(()) }
+    /// ```
+    pub fn on_poll(mut self, observe: impl FnMut(&O::Output) + Send + 'a) -> Self {
+        self.on_poll = Some(Box::new(observe));
         self
     }
 }
@@ -161,6 +189,7 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            let mut on_poll = self.on_poll;
             let operation = self.operation?;
             let mut polls = 0u32;
             let mut last_status = None;
@@ -172,6 +201,9 @@ where
                         .client
                         .execute(operation.clone(), &self.options)
                         .await?;
+                    if let Some(observe) = on_poll.as_mut() {
+                        observe(&value);
+                    }
                     if (self.finished)(&value) {
                         return Ok(value);
                     }

@@ -263,7 +263,7 @@ impl<'a> Watcher<'a> {
                 Some(interval) => {
                     let next = interval.mul_f64(1.5).min(self.polling.get_max_interval());
                     self.interval = Some(next);
-                    interval.mul_f64(0.8 + 0.4 * rand::random::<f64>())
+                    interval.mul_f64(0.8 + 0.4 * crate::wire::unit_random())
                 }
             };
             if self.interval.is_none() {

@@ -2,6 +2,7 @@
 //! the crate: header names, the waits a response asks for, idempotency keys
 //! and default timeouts. A leaf: it imports no other module of this crate.
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -16,10 +17,20 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for one attempt unless the builder says otherwise.
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A fresh idempotency key: `tc_` and a random UUID, within the API's
-/// 8–255 characters of `[A-Za-z0-9_-]`.
-pub(crate) fn new_idempotency_key() -> String {
-    format!("tc_{}", uuid::Uuid::new_v4().simple())
+/// A fresh idempotency key: `tc_` and 128 random bits from the operating
+/// system in hex, within the API's 8–255 characters of `[A-Za-z0-9_-]`.
+/// `None` when the system cannot provide random bytes: a guessable key could
+/// collide with another request's and replay its answer instead of placing
+/// the call.
+pub(crate) fn new_idempotency_key() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    let mut key = String::with_capacity(3 + 2 * bytes.len());
+    key.push_str("tc_");
+    for byte in bytes {
+        let _ = write!(key, "{byte:02x}");
+    }
+    Some(key)
 }
 
 /// A caller's idempotency key as a header value, when it is 8–255
@@ -105,6 +116,17 @@ pub(crate) fn text(value: Option<&HeaderValue>) -> Option<String> {
     value.and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
+/// A uniform draw from `[0, 1)`: 53 random bits from the operating system.
+/// Jitter only spreads retries out, so should the system's generator fail,
+/// the middle of the range serves.
+pub(crate) fn unit_random() -> f64 {
+    let bits = getrandom::u64().unwrap_or(1 << 63) >> 11;
+    // 53 bits convert to f64 exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let unit = bits as f64 / (1u64 << 53) as f64;
+    unit
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +137,10 @@ mod tests {
         assert!(idempotency_key("short").is_err());
         assert!(idempotency_key("has space in it").is_err());
         assert!(idempotency_key(&"x".repeat(256)).is_err());
-        assert!(idempotency_key(&new_idempotency_key()).is_ok());
+        let key = new_idempotency_key().unwrap();
+        assert!(idempotency_key(&key).is_ok());
+        assert_eq!(key.len(), 35);
+        assert_ne!(Some(key), new_idempotency_key());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -49,6 +49,8 @@ pub(crate) struct App {
 
 /// What [`App::new`] needs besides the world.
 pub(crate) struct Settings {
+    /// The most idempotent answers kept at once (see [`Remembered`]).
+    pub(crate) idempotency_capacity: usize,
     pub(crate) faults: Faults,
     pub(crate) seed: u64,
     pub(crate) rate_limit: Option<u32>,
@@ -64,7 +66,7 @@ impl App {
             clock,
             faults: Mutex::new(settings.faults),
             rng: Mutex::new(settings.seed.max(1)),
-            idempotency: Mutex::new(Remembered::default()),
+            idempotency: Mutex::new(Remembered::new(settings.idempotency_capacity)),
             rate_limit: settings.rate_limit,
             rate: Mutex::new(HashMap::new()),
             injected: Mutex::new(InjectedFaults::default()),
@@ -87,15 +89,22 @@ impl App {
             drop(self.world());
             left -= now;
         }
+        self.expire_answers();
         self.deliveries.wake();
+    }
+
+    /// Forgets idempotent answers whose window has passed at the current sandbox time.
+    pub(crate) fn expire_answers(&self) {
+        let now = self.clock.now();
+        lock(&self.idempotency).expire(now);
     }
 
     /// The world, moved forward to the current sandbox time.
     pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
         let mut world = lock(&self.world);
         let now = self.clock.now();
-        // Ticking walks every active call: at most every 250 ms of sandbox time
-        // (2 ms of real time at the default speed).
+        // Ticking looks at the calls due for a change: at most every 250 ms of
+        // sandbox time (2 ms of real time at the default speed).
         if world
             .last_tick
             .is_none_or(|last| now - last >= chrono::Duration::milliseconds(250))
@@ -180,45 +189,141 @@ pub(crate) const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hour
 /// (401, 403) before its slot is looked up, and a refused request stores
 /// nothing: a key without the operation's scope can neither read another
 /// key's answer nor plant one.
-pub(crate) type Slot = (usize, String);
+pub(crate) type Slot = (usize, Box<str>);
+
+/// What a request was, to tell a retry from another request with the same
+/// key: a SHA-256 of its path and its body (as canonical JSON, so spacing and
+/// member order do not matter, when the body is JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub(crate) fn of(path: &str, body: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(path.as_bytes());
+        // Serializing a `Value` cannot fail; the raw bytes are the fallback all the same.
+        match serde_json::from_slice::<Value>(body).map(|value| serde_json::to_vec(&value)) {
+            Ok(Ok(canonical)) => {
+                hash.update([0, b'j']);
+                hash.update(canonical);
+            }
+            _ => {
+                hash.update([0, b'r']);
+                hash.update(body);
+            }
+        }
+        Self(hash.finalize().into())
+    }
+}
+
+/// An answer to replay: a few hundred bytes, not a copy of what it created.
+#[derive(Debug, Clone)]
+pub(crate) struct Answered {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: Box<[(HeaderName, HeaderValue)]>,
+    pub(crate) body: Bytes,
+}
 
 /// One remembered POST: what it was, and what it answered.
 #[derive(Debug, Clone)]
 pub(crate) enum Stored {
     InProgress {
-        fingerprint: (String, Value),
+        fingerprint: Fingerprint,
     },
     Done {
-        fingerprint: (String, Value),
+        fingerprint: Fingerprint,
         at: DateTime<Utc>,
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
+        answer: Answered,
     },
 }
 
 /// Remembered POSTs, and the order their answers expire in.
-#[derive(Debug, Default)]
+///
+/// The rule: an answer is kept for [`IDEMPOTENCY_WINDOW`] of sandbox time
+/// from when it was given. Expired answers are dropped on every keyed POST
+/// and on every move of the clock (each sandbox clock tick on an automatic
+/// clock, each `advance`), so they go whether or not another POST arrives.
+/// On a clock that barely moves (`--speed 0`, a manual clock nobody
+/// advances) the window never passes, so at most `capacity` answers are
+/// kept: past that the oldest is forgotten early, as if its window had
+/// passed. Memory for answers is thus bounded by `capacity` × a few hundred
+/// bytes.
+#[derive(Debug)]
 pub(crate) struct Remembered {
-    pub(crate) slots: HashMap<Slot, Stored>,
+    slots: HashMap<Slot, Stored>,
     /// Answers by the time they were stored, oldest first (sandbox time only moves forward).
-    pub(crate) expiry: VecDeque<(DateTime<Utc>, Slot)>,
+    expiry: VecDeque<(DateTime<Utc>, Slot)>,
+    capacity: usize,
 }
 
 impl Remembered {
-    /// Forgets answers older than the window.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            slots: HashMap::new(),
+            expiry: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Forgets answers older than the window at `now`.
     pub(crate) fn expire(&mut self, now: DateTime<Utc>) {
         while let Some((at, _)) = self.expiry.front()
             && now - *at >= IDEMPOTENCY_WINDOW
         {
-            let Some((at, slot)) = self.expiry.pop_front() else {
-                break;
-            };
-            // The slot may have been reused since; only drop the answer stored then.
-            if matches!(self.slots.get(&slot), Some(Stored::Done { at: stored, .. }) if *stored == at)
-            {
-                self.slots.remove(&slot);
-            }
+            self.forget_oldest();
         }
+    }
+
+    /// Forgets the oldest answer.
+    fn forget_oldest(&mut self) {
+        let Some((at, slot)) = self.expiry.pop_front() else {
+            return;
+        };
+        // The slot may have been reused since; only drop the answer stored then.
+        if matches!(self.slots.get(&slot), Some(Stored::Done { at: stored, .. }) if *stored == at) {
+            self.slots.remove(&slot);
+        }
+    }
+
+    pub(crate) fn get(&self, slot: &Slot) -> Option<&Stored> {
+        self.slots.get(slot)
+    }
+
+    /// Marks `slot` as taken by a request that is running.
+    pub(crate) fn claim(&mut self, slot: Slot, fingerprint: Fingerprint) {
+        self.slots.insert(slot, Stored::InProgress { fingerprint });
+    }
+
+    /// Frees `slot`: its request took no effect.
+    pub(crate) fn release(&mut self, slot: &Slot) {
+        self.slots.remove(slot);
+    }
+
+    /// Keeps the answer a request got at `at`, forgetting the oldest past the capacity.
+    pub(crate) fn keep(
+        &mut self,
+        slot: Slot,
+        fingerprint: Fingerprint,
+        at: DateTime<Utc>,
+        answer: Answered,
+    ) {
+        self.expiry.push_back((at, slot.clone()));
+        self.slots.insert(
+            slot,
+            Stored::Done {
+                fingerprint,
+                at,
+                answer,
+            },
+        );
+        while self.expiry.len() > self.capacity {
+            self.forget_oldest();
+        }
+    }
+
+    /// How many answers are kept.
+    pub(crate) fn answers(&self) -> usize {
+        self.expiry.len()
     }
 }

@@ -29,6 +29,7 @@
 
 mod api;
 mod app;
+pub mod cli;
 mod clock;
 mod delivery;
 mod faults;
@@ -52,6 +53,10 @@ pub use state::events::{DeliveryInfo, WebhookPayloads};
 /// How long a new call waits in `queued` unless told otherwise (sandbox time).
 pub const DEFAULT_QUEUE_TIME: Duration = Duration::from_secs(3);
 
+/// How many answers to POSTs with an `Idempotency-Key` the sandbox keeps at
+/// most unless told otherwise (see [`SandboxBuilder::idempotency_capacity`]).
+pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 1_000_000;
+
 /// Builds a [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
@@ -66,7 +71,10 @@ pub struct SandboxBuilder {
     webhook_timeout: Duration,
     queue_time: Duration,
     webhook_payloads: WebhookPayloads,
+    webhook_secret: Option<topcalls_api::webhooks::WebhookSecret>,
     read_timeouts: app::ReadTimeouts,
+    idempotency_capacity: usize,
+    seed_calls: usize,
 }
 
 impl Default for SandboxBuilder {
@@ -83,10 +91,13 @@ impl Default for SandboxBuilder {
             webhook_timeout: Duration::from_secs(5),
             queue_time: DEFAULT_QUEUE_TIME,
             webhook_payloads: WebhookPayloads::default(),
+            webhook_secret: None,
             read_timeouts: app::ReadTimeouts {
                 headers: Duration::from_secs(10),
                 body: Duration::from_secs(30),
             },
+            idempotency_capacity: DEFAULT_IDEMPOTENCY_CAPACITY,
+            seed_calls: 0,
         }
     }
 }
@@ -174,6 +185,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// Sign the first account's webhook deliveries with `secret` instead of
+    /// a random one (`topcalls webhooks trigger --secret`).
+    #[must_use]
+    pub fn webhook_secret(mut self, secret: topcalls_api::webhooks::WebhookSecret) -> Self {
+        self.webhook_secret = Some(secret);
+        self
+    }
+
     /// How long a client may take to send a request's headers (default 10 s),
     /// counted from the moment the server waits for them: on a new
     /// connection, and on a keep-alive connection after each answer. A
@@ -194,6 +213,34 @@ impl SandboxBuilder {
         self
     }
 
+    /// How many answers to POSTs with an `Idempotency-Key` are kept at most
+    /// (default [`DEFAULT_IDEMPOTENCY_CAPACITY`], at least 1).
+    ///
+    /// An answer is kept for 24 hours of sandbox time, and expired answers go
+    /// as the clock moves, whether or not another POST arrives. On a clock
+    /// that does not move (manual, or speed 0) nothing expires, so past this
+    /// many the oldest answer is forgotten early, as if its 24 hours had
+    /// passed: a retry with its key then runs again. This bounds the memory a
+    /// long load test spends on answers (a few hundred bytes each).
+    #[must_use]
+    pub fn idempotency_capacity(mut self, answers: usize) -> Self {
+        self.idempotency_capacity = answers.max(1);
+        self
+    }
+
+    /// Starts with `count` finished calls in the first account, for load
+    /// tests of lists and lookups at scale: created a second apart (the
+    /// newest an hour before the sandbox starts), with a fixed mix of
+    /// outcomes (one in ten busy, one in ten no answer, one in ten a carrier
+    /// failure, one in ten voicemail, the rest answered by a person). They
+    /// are written straight into the sandbox, without HTTP, bill no minutes
+    /// and send no webhooks. Default 0.
+    #[must_use]
+    pub fn seed_calls(mut self, count: usize) -> Self {
+        self.seed_calls = count;
+        self
+    }
+
     /// Binds the host and port and starts serving. An address in use is an
     /// error of kind [`std::io::ErrorKind::AddrInUse`].
     pub async fn start(self) -> std::io::Result<Sandbox> {
@@ -207,6 +254,9 @@ impl SandboxBuilder {
             ..state::World::default()
         };
         let mut keys = seed::seed(&mut world, clock.now(), self.balance_minutes);
+        if let Some(account) = world.accounts.first_mut() {
+            seed::calls(account, self.seed_calls, clock.now());
+        }
         if let Some(key) = self.api_key
             && let Some(seeded) = world.keys.remove(&keys.full)
         {
@@ -214,10 +264,15 @@ impl SandboxBuilder {
             keys.full = key;
         }
         // One signing secret per account, as each TopCalls account has its own.
+        let mut given = self.webhook_secret;
         let webhook_secrets: Vec<_> = world
             .accounts
             .iter()
-            .map(|_| topcalls_api::webhooks::WebhookSecret::generate())
+            .map(|_| {
+                given
+                    .take()
+                    .unwrap_or_else(topcalls_api::webhooks::WebhookSecret::generate)
+            })
             .collect();
         let app = Arc::new(App::new(
             world,
@@ -229,6 +284,7 @@ impl SandboxBuilder {
                 read_timeouts: self.read_timeouts,
                 webhook_secrets,
                 admin_key: keys.full.clone(),
+                idempotency_capacity: self.idempotency_capacity,
             },
         ));
         let (stop, stopped) = watch::channel(false);
@@ -239,7 +295,10 @@ impl SandboxBuilder {
                 let mut every = tokio::time::interval(Duration::from_millis(50));
                 loop {
                     tokio::select! {
-                        _ = every.tick() => drop(app.world()),
+                        _ = every.tick() => {
+                            drop(app.world());
+                            app.expire_answers();
+                        }
                         _ = stopped.changed() => return,
                     }
                 }
@@ -440,6 +499,13 @@ impl Sandbox {
             .iter()
             .map(|a| a.calls.len())
             .sum()
+    }
+
+    /// How many answers to POSTs with an `Idempotency-Key` are kept now:
+    /// those of the last 24 hours of sandbox time, at most
+    /// [`SandboxBuilder::idempotency_capacity`].
+    pub fn idempotent_answers(&self) -> usize {
+        app::lock(&self.app.idempotency).answers()
     }
 
     /// Stops serving, closes open connections and stops webhook deliveries;

@@ -6,192 +6,19 @@
 //! the embedded sandbox (a call finishes in under a second); `--clock manual`
 //! stops time until `POST /_sandbox/advance` moves it.
 
-use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use clap::Parser;
 use std::process::ExitCode;
-use std::time::Duration;
-
-use clap::{Parser, ValueEnum};
-use topcalls_sandbox::{ClockMode, Faults, Sandbox, WebhookPayloads};
+use topcalls_sandbox::cli::{ServeArgs, serve};
 
 /// A stateful local TopCalls API server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Address to listen on (0.0.0.0 for every interface, as in Docker Compose or a CI service).
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    host: IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// How sandbox time passes: `auto` runs at --speed; `manual` stands still until `POST /_sandbox/advance`.
-    #[arg(long, value_enum, default_value_t = Clock::Auto)]
-    clock: Clock,
-    /// Sandbox seconds per real second with `--clock auto` (0 to 10000).
-    #[arg(long, default_value_t = 1.0, value_parser = speed)]
-    speed: f64,
-    /// Sandbox seconds a new call stays queued (and cancellable) before it rings.
-    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
-    queue_seconds: f64,
-    /// Webhook bodies with `"event": "<name>"`, or exactly as the TopCalls docs show them (no `event`).
-    #[arg(long, value_enum, default_value_t = Payloads::Named)]
-    webhook_payloads: Payloads,
-    /// Requests per minute per key before 429 (off when absent).
-    #[arg(long)]
-    rate_limit: Option<u32>,
-    /// The full-scope API key of the first account (random when absent).
-    #[arg(long)]
-    api_key: Option<String>,
-    /// Call minutes each account starts with.
-    #[arg(long, default_value_t = 500.0, value_parser = minutes)]
-    balance_minutes: f64,
-    /// Milliseconds added to every /v1 request.
-    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
-    fault_latency_ms: u64,
-    /// Share of /v1 requests answered 503 before taking effect (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
-    fault_503: f64,
-    /// Share of /v1 requests answered 429 before taking effect (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
-    fault_429: f64,
-    /// The wait those 429s ask for, in milliseconds (`Retry-After` rounds up to whole seconds).
-    #[arg(long, default_value_t = 1000, help_heading = "Fault injection")]
-    fault_retry_after_ms: u64,
-    /// Share of /v1 requests whose connection is dropped after they took effect (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = share, help_heading = "Fault injection")]
-    fault_drop_after_effect: f64,
-    /// Seed of the dice that pick which requests get a fault, for repeatable runs.
-    #[arg(long, default_value_t = 42, help_heading = "Fault injection")]
-    seed: u64,
-}
-
-/// `--clock`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Clock {
-    Auto,
-    Manual,
-}
-
-/// `--webhook-payloads`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Payloads {
-    Named,
-    Documented,
-}
-
-fn speed(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(speed) if (0.0..=ClockMode::MAX_SPEED).contains(&speed) => Ok(speed),
-        _ => Err(format!("a number from 0 to {}", ClockMode::MAX_SPEED)),
-    }
-}
-
-fn seconds(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
-        _ => Err("a number of seconds from 0 to 86400".into()),
-    }
-}
-
-fn minutes(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(minutes) if minutes.is_finite() && minutes >= 0.0 => Ok(minutes),
-        _ => Err("a finite number of minutes, 0 or more".into()),
-    }
-}
-
-fn share(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
-        _ => Err("a share from 0 to 1".into()),
-    }
-}
-
-/// What a failed start says, in one line.
-fn start_error(address: SocketAddr, error: &std::io::Error) -> String {
-    match error.kind() {
-        ErrorKind::AddrInUse => {
-            format!("error: {address} is already in use; pick another --port or 0")
-        }
-        ErrorKind::AddrNotAvailable => format!(
-            "error: {} is not an address of this machine; pick another --host (0.0.0.0 for every interface)",
-            address.ip()
-        ),
-        ErrorKind::PermissionDenied => {
-            format!("error: not allowed to listen on {address}; pick a --port above 1023 or 0")
-        }
-        _ => format!("error: cannot listen on {address}: {error}"),
-    }
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let clock = match args.clock {
-        Clock::Auto => ClockMode::Auto { speed: args.speed },
-        Clock::Manual => ClockMode::Manual,
-    };
-    let mut builder = Sandbox::builder()
-        .host(args.host)
-        .port(args.port)
-        .clock(clock)
-        .queue_time(Duration::from_secs_f64(args.queue_seconds))
-        .webhook_payloads(match args.webhook_payloads {
-            Payloads::Named => WebhookPayloads::Named,
-            Payloads::Documented => WebhookPayloads::Documented,
-        })
-        .balance_minutes(args.balance_minutes)
-        .seed(args.seed)
-        .faults(Faults {
-            latency: Duration::from_millis(args.fault_latency_ms),
-            share_503: args.fault_503,
-            share_429: args.fault_429,
-            retry_after: Duration::from_millis(args.fault_retry_after_ms),
-            share_drop_after_effect: args.fault_drop_after_effect,
-        });
-    if let Some(key) = args.api_key {
-        builder = builder.api_key(key);
-    }
-    if let Some(limit) = args.rate_limit {
-        builder = builder.rate_limit(limit);
-    }
-    let sandbox = match builder.start().await {
-        Ok(sandbox) => sandbox,
-        Err(error) => {
-            eprintln!(
-                "{}",
-                start_error(SocketAddr::new(args.host, args.port), &error)
-            );
-            return ExitCode::from(2);
-        }
-    };
-    println!(
-        "TopCalls sandbox listening on http://{}",
-        sandbox.local_addr()
-    );
-    println!("TOPCALLS_BASE_URL={}", sandbox.base_url());
-    println!("TOPCALLS_API_KEY={}", sandbox.api_key());
-    println!("read-only key: {}", sandbox.read_only_key());
-    println!("second account key: {}", sandbox.other_account_key());
-    println!("webhook signing secret: {}", sandbox.webhook_secret());
-    println!(
-        "second account webhook signing secret: {}",
-        sandbox.other_account_webhook_secret()
-    );
-    println!(
-        "clock: {}; move it with POST /_sandbox/advance {{\"seconds\": n}}, wait for webhooks with POST /_sandbox/settle (TOPCALLS_API_KEY only)",
-        match args.clock {
-            Clock::Auto => "auto",
-            Clock::Manual => "manual",
-        }
-    );
-    let waited = tokio::signal::ctrl_c().await;
-    sandbox.shutdown().await;
-    match waited {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: cannot wait for Ctrl-C: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    serve(Args::parse().serve).await
 }

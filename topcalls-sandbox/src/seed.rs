@@ -29,12 +29,9 @@ pub(crate) fn seed(world: &mut World, now: DateTime<Utc>, balance_minutes: f64) 
     };
     for (index, name) in ["Bright Dental", "Acme Logistics"].into_iter().enumerate() {
         let account_id = uuid::Uuid::new_v4().to_string();
-        let mut account = Account {
-            id: account_id.clone(),
-            plan_minutes: (balance_minutes - 30.0).max(0.0),
-            bonus_minutes: balance_minutes.min(30.0),
-            ..Account::default()
-        };
+        let mut account = Account::new(account_id.clone());
+        account.plan_minutes = (balance_minutes - 30.0).max(0.0);
+        account.bonus_minutes = balance_minutes.min(30.0);
         // Oldest first: the draft is the newest, the first a list shows.
         let campaigns = [
             ("Spring survey", CampaignStatus::Completed, 0),
@@ -137,6 +134,35 @@ pub(crate) fn seed(world: &mut World, now: DateTime<Utc>, balance_minutes: f64) 
         }
     }
     keys
+}
+
+/// Adds `count` finished calls to `account` (see
+/// [`crate::SandboxBuilder::seed_calls`]): a second apart, the newest an hour
+/// before `now`, one in ten each busy, no answer, a carrier failure and
+/// voicemail, the rest answered by a person. Their events count as sent.
+pub(crate) fn calls(account: &mut Account, count: usize, now: DateTime<Utc>) {
+    let Ok(seconds) = i64::try_from(count) else {
+        return;
+    };
+    let first = now - Span::hours(1) - Span::seconds(seconds);
+    let from = account.default_caller_id();
+    account.calls.reserve(count);
+    for i in 0..count {
+        let to = match i % 10 {
+            0 => "+15550000001".to_string(),
+            1 => "+15550000002".to_string(),
+            2 => "+15550000003".to_string(),
+            3 => "+15550000005".to_string(),
+            _ => format!("+1202555{:04}", i % 10_000),
+        };
+        let created = account.call_created_at(first + Span::seconds(i as i64));
+        let task = "Remind the patient of tomorrow's appointment at 10:00.";
+        let mut record = crate::state::new_call(&account.id, &to, from.clone(), task, 0.0, created);
+        crate::state::advance_call(&mut record, Span::seconds(3), created + Span::minutes(10));
+        record.settled = true;
+        record.emitted = 3;
+        account.add_call(record);
+    }
 }
 
 /// The keys seeded for the handle.

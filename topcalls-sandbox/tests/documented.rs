@@ -11,7 +11,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -19,7 +18,7 @@ use topcalls_api::webhooks::{Verifier, WebhookEvent, WebhookSecret};
 use topcalls_sandbox::{ClockMode, Sandbox, WebhookPayloads};
 
 mod common;
-use common::{Api, call_body, curl, manual};
+use common::{Api, call_body, curl, manual, manual_with_balance};
 
 fn id_of(answer: &common::Answer, key: &str) -> String {
     answer.body[key].as_str().unwrap().to_string()
@@ -223,13 +222,7 @@ async fn a_missing_scope_is_named_as_the_docs_spell_it() {
         "This API key does not have the calls:write scope."
     );
     let forbidden = api
-        .send(
-            Method::DELETE,
-            "/v1/phone-numbers/carriers/any",
-            Some(sandbox.read_only_key()),
-            None,
-            &[],
-        )
+        .delete("/v1/phone-numbers/carriers/any", sandbox.read_only_key())
         .await;
     assert!(
         forbidden.body["detail"]
@@ -241,24 +234,13 @@ async fn a_missing_scope_is_named_as_the_docs_spell_it() {
 
 #[tokio::test]
 async fn deleting_a_carrier_without_call_minutes_is_a_402_with_details() {
-    let sandbox = Sandbox::builder()
-        .clock(ClockMode::Manual)
-        .balance_minutes(0.0)
-        .start()
-        .await
-        .unwrap();
+    let sandbox = manual_with_balance(0.0).await;
     let api = Api::new(&sandbox);
     let key = sandbox.api_key();
     let carriers = api.get("/v1/phone-numbers/carriers", key).await.body;
     let id = carriers["data"][0]["id"].as_str().unwrap().to_string();
     let refused = api
-        .send(
-            Method::DELETE,
-            &format!("/v1/phone-numbers/carriers/{id}"),
-            Some(key),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/phone-numbers/carriers/{id}"), key)
         .await;
     assert_eq!(refused.status, 402);
     assert_eq!(
@@ -284,12 +266,9 @@ async fn deleting_a_carrier_without_call_minutes_is_a_402_with_details() {
         .body;
     let id = carriers["data"][0]["id"].as_str().unwrap();
     let deleted = api
-        .send(
-            Method::DELETE,
+        .delete(
             &format!("/v1/phone-numbers/carriers/{id}"),
-            Some(funded.api_key()),
-            None,
-            &[],
+            funded.api_key(),
         )
         .await;
     assert_eq!(deleted.status, 204);

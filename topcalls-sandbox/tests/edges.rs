@@ -91,11 +91,9 @@ async fn an_idempotency_key_is_kept_for_24_hours_of_sandbox_time() {
     let sandbox = manual().await;
     let api = Api::new(&sandbox);
     let create = || {
-        api.send(
-            Method::POST,
-            "/v1/calls",
-            Some(sandbox.api_key()),
-            Some(call_body("+15551234567")),
+        api.create_call(
+            sandbox.api_key(),
+            "+15551234567",
             &[("idempotency-key", "daily-reminder-0001")],
         )
     };
@@ -124,11 +122,9 @@ async fn a_replayed_problem_keeps_its_request_id() {
         .unwrap();
     let api = Api::new(&sandbox);
     let create = || {
-        api.send(
-            Method::POST,
-            "/v1/calls",
-            Some(sandbox.api_key()),
-            Some(call_body("+15551234567")),
+        api.create_call(
+            sandbox.api_key(),
+            "+15551234567",
             &[("idempotency-key", "too-expensive-0001")],
         )
     };

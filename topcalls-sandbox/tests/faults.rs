@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use topcalls_sandbox::{ClockMode, Faults, InjectedFaults, Sandbox};
 
 mod common;
@@ -102,11 +101,9 @@ async fn a_dropped_connection_still_took_effect_and_the_key_replays_it() {
 
     sandbox.set_faults(Faults::default());
     let retried = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(sandbox.api_key()),
-            Some(call_body("+15551234567")),
+        .create_call(
+            sandbox.api_key(),
+            "+15551234567",
             &[("idempotency-key", "dropped-create-0001")],
         )
         .await;

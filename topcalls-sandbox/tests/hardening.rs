@@ -253,13 +253,7 @@ async fn a_forbidden_request_cannot_read_a_replay_of_another_operation_either() 
     let api = Api::new(&sandbox);
     let key = [("idempotency-key", "carrier-plus-call-1")];
     let created = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(sandbox.api_key()),
-            Some(call_body("+15551234567")),
-            &key,
-        )
+        .create_call(sandbox.api_key(), "+15551234567", &key)
         .await;
     assert_eq!(created.status, 201);
     // The read-only key sends the very same request: refused, nothing replayed.

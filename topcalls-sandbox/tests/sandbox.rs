@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
-use topcalls_sandbox::{ClockMode, Sandbox};
+use topcalls_sandbox::Sandbox;
 
 mod common;
-use common::{Api, call_body, curl, manual};
+use common::{Api, call_body, curl, manual, manual_with_balance};
 
 #[tokio::test]
 async fn a_call_runs_through_its_lifecycle_and_is_billed() {
@@ -144,24 +144,8 @@ async fn idempotency_keys_replay_and_never_take_effect_twice() {
     let api = Api::new(&sandbox);
     let key = sandbox.api_key();
     let headers = [("idempotency-key", "order-4711-reminder")];
-    let first = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(key),
-            Some(call_body("+15551234567")),
-            &headers,
-        )
-        .await;
-    let again = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(key),
-            Some(call_body("+15551234567")),
-            &headers,
-        )
-        .await;
+    let first = api.create_call(key, "+15551234567", &headers).await;
+    let again = api.create_call(key, "+15551234567", &headers).await;
     assert_eq!(first.status, 201);
     assert_eq!(again.status, 201);
     assert_eq!(first.body, again.body);
@@ -169,15 +153,7 @@ async fn idempotency_keys_replay_and_never_take_effect_twice() {
     assert!(!first.headers.contains_key("idempotent-replayed"));
     assert_eq!(sandbox.calls_count(), 1);
 
-    let other_body = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(key),
-            Some(call_body("+15557777777")),
-            &headers,
-        )
-        .await;
+    let other_body = api.create_call(key, "+15557777777", &headers).await;
     assert_eq!(other_body.status, 409);
     assert!(
         other_body.body["type"]
@@ -188,24 +164,16 @@ async fn idempotency_keys_replay_and_never_take_effect_twice() {
 
     // The same key from another account is another key.
     let elsewhere = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(sandbox.other_account_key()),
-            Some(call_body("+15551234567")),
-            &headers,
-        )
+        .create_call(sandbox.other_account_key(), "+15551234567", &headers)
         .await;
     assert_eq!(elsewhere.status, 201);
 
     // Many concurrent requests with one key: exactly one call.
     let before = sandbox.calls_count();
     let attempts = futures::future::join_all((0..20).map(|_| {
-        api.send(
-            Method::POST,
-            "/v1/calls",
-            Some(key),
-            Some(call_body("+15551234567")),
+        api.create_call(
+            key,
+            "+15551234567",
             &[("idempotency-key", "concurrent-key-1")],
         )
     }))
@@ -218,13 +186,7 @@ async fn idempotency_keys_replay_and_never_take_effect_twice() {
     );
 
     let bad = api
-        .send(
-            Method::POST,
-            "/v1/calls",
-            Some(key),
-            Some(call_body("+15551234567")),
-            &[("idempotency-key", "bad key")],
-        )
+        .create_call(key, "+15551234567", &[("idempotency-key", "bad key")])
         .await;
     assert_eq!(bad.status, 400);
 }
@@ -454,12 +416,7 @@ async fn stop_cancel_and_campaigns_follow_their_state_rules() {
 
 #[tokio::test]
 async fn numbers_carriers_catalog_and_quota() {
-    let sandbox = Sandbox::builder()
-        .clock(ClockMode::Manual)
-        .balance_minutes(12.0)
-        .start()
-        .await
-        .unwrap();
+    let sandbox = manual_with_balance(12.0).await;
     let api = Api::new(&sandbox);
     let key = sandbox.api_key();
     let added = api
@@ -498,15 +455,9 @@ async fn numbers_carriers_catalog_and_quota() {
         200
     );
     assert_eq!(
-        api.send(
-            Method::DELETE,
-            &format!("/v1/phone-numbers/{id}"),
-            Some(key),
-            None,
-            &[]
-        )
-        .await
-        .status,
+        api.delete(&format!("/v1/phone-numbers/{id}"), key)
+            .await
+            .status,
         204
     );
     assert_eq!(
@@ -591,15 +542,9 @@ async fn numbers_carriers_catalog_and_quota() {
     );
     let carrier_id = created.body["id"].as_str().unwrap();
     assert_eq!(
-        api.send(
-            Method::DELETE,
-            &format!("/v1/phone-numbers/carriers/{carrier_id}"),
-            Some(key),
-            None,
-            &[]
-        )
-        .await
-        .status,
+        api.delete(&format!("/v1/phone-numbers/carriers/{carrier_id}"), key)
+            .await
+            .status,
         204
     );
     assert_eq!(

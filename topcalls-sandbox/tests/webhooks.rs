@@ -212,3 +212,28 @@ async fn redirects_are_not_followed() {
         "only the URL given is called"
     );
 }
+
+#[tokio::test]
+async fn a_call_cancelled_while_queued_sends_its_last_event_on_the_next_tick() {
+    let sandbox = manual().await;
+    let api = Api::new(&sandbox);
+    let (url, _seen) = receiver(StatusCode::OK).await;
+    let mut body = call_body("+15551234567");
+    body["webhook_url"] = json!(url);
+    body["webhook_events"] = json!(["call.failed"]);
+    let created = api.post("/v1/calls", sandbox.api_key(), Some(body)).await;
+    let id = created.body["call_id"].as_str().unwrap().to_string();
+    // A tick sees the queued call (it is next due when it rings, at 3 s).
+    sandbox.advance(Duration::from_millis(500));
+    let cancelled = api
+        .post(&format!("/v1/calls/{id}/cancel"), sandbox.api_key(), None)
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    // Half a second more: well before the call would have rung.
+    sandbox.advance(Duration::from_millis(500));
+    sandbox.settle().await;
+    let deliveries = sandbox.deliveries();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].event, "call.failed");
+    assert!(deliveries[0].delivered);
+}

@@ -19,6 +19,7 @@ pub(crate) struct Output {
 pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     let raw = spec::load(spec_path)?;
     let received = spec::received_schemas(&raw);
+    let sent = spec::sent_schemas(&raw);
     let secrets = spec::secret_properties(&raw);
     let nullable = spec::nullable_members(&raw);
     let spec = spec::prepare_for_generator(&raw)?;
@@ -42,7 +43,7 @@ pub(crate) fn generate(spec_path: &Path) -> Result<Vec<Output>, String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
 
-    let split = postprocess::process(file, &received, &secrets, &nullable)?;
+    let split = postprocess::process(file, &received, &sent, &secrets, &nullable)?;
     Ok(vec![
         Output {
             path: "topcalls-types/src/generated.rs",

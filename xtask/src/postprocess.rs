@@ -28,6 +28,18 @@
 //!    becomes `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`
 //!    (and any `#[schemars(..)]` helper attribute is gated the same way), so
 //!    the default build compiles no JSON Schema code.
+//! 7. String patterns are checked with `regex-lite` instead of `regress`:
+//!    the spec's patterns are simple (anchors, classes, bounded repetition,
+//!    alternation), where ECMA-262 and `regex-lite` agree, and `regex-lite`
+//!    builds in a fraction of the time. Every pattern is compiled here, so a
+//!    pattern `regex-lite` cannot parse fails generation instead of
+//!    panicking at run time.
+//! 8. Struct builders (`types::builder::X`, `X::builder()`) only for the types
+//!    the client *sends* (reachable from a request body or parameter):
+//!    progenitor's operation builders hold their body as one, and users build
+//!    requests with them. Types only ever received are decoded, never built
+//!    field by field, so their builders (more than half of the generated
+//!    types) are dropped from the build.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,6 +56,7 @@ pub(crate) struct Split {
 pub(crate) fn process(
     mut client: syn::File,
     received: &BTreeSet<String>,
+    sent: &BTreeSet<String>,
     secrets: &BTreeMap<String, BTreeSet<String>>,
     nullable: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Split, String> {
@@ -60,6 +73,8 @@ pub(crate) fn process(
     redact_secrets(&mut items, secrets)?;
     serialize_nullable_as_null(&mut items, nullable)?;
     schemars_behind_feature(&mut items)?;
+    patterns_with_regex_lite(&mut items)?;
+    builders_only_for_sent_types(&mut items, sent)?;
     add_operation_impls(&mut client)?;
     hide_constructors(&mut client)?;
     client.items.insert(
@@ -684,6 +699,93 @@ impl VisitMut for FromStrUnknown {
             }
         }
     }
+}
+
+/// Step 7: `::regress::Regex` becomes `::regex_lite::Regex` (same
+/// `new(..).unwrap()` and `find(..)` calls), after checking that
+/// `regex-lite` compiles every pattern the types hold.
+fn patterns_with_regex_lite(items: &mut [Item]) -> Result<(), String> {
+    #[derive(Default)]
+    struct Swap {
+        patterns: Vec<String>,
+    }
+    impl VisitMut for Swap {
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            if let Some(first) = path.segments.first_mut()
+                && first.ident == "regress"
+            {
+                first.ident = syn::Ident::new("regex_lite", first.ident.span());
+            }
+            syn::visit_mut::visit_path_mut(self, path);
+        }
+        fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+            let is_new = matches!(&*call.func, syn::Expr::Path(p)
+                if p.path.segments.iter().any(|s| s.ident == "regress")
+                    && p.path.segments.last().is_some_and(|s| s.ident == "new"));
+            if is_new
+                && let Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(pattern),
+                    ..
+                })) = call.args.first()
+            {
+                self.patterns.push(pattern.value());
+            }
+            syn::visit_mut::visit_expr_call_mut(self, call);
+        }
+    }
+    let mut swap = Swap::default();
+    for item in items.iter_mut() {
+        swap.visit_item_mut(item);
+    }
+    for pattern in &swap.patterns {
+        regex_lite::Regex::new(pattern).map_err(|e| {
+            format!("regex-lite cannot compile the spec's pattern {pattern:?}: {e}")
+        })?;
+    }
+    Ok(())
+}
+
+/// Step 8: drops `builder::X` (the struct and its impls) and `X::builder()`
+/// for every `X` the client never sends.
+fn builders_only_for_sent_types(
+    items: &mut Vec<Item>,
+    sent: &BTreeSet<String>,
+) -> Result<(), String> {
+    let builders = items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == "builder" => m.content.as_mut(),
+            _ => None,
+        })
+        .ok_or("`mod types` has no `mod builder`")?;
+    let subject = |item: &Item| match item {
+        Item::Struct(s) => Some(s.ident.to_string()),
+        Item::Impl(i) => self_type_name(i),
+        _ => None,
+    };
+    builders
+        .1
+        .retain(|item| subject(item).is_none_or(|name| sent.contains(&name)));
+    let kept: BTreeSet<String> = builders.1.iter().filter_map(subject).collect();
+    if let Some(missing) = sent.iter().find(|name| {
+        items.iter().any(|item| {
+            matches!(item, Item::Struct(s) if s.ident == name.as_str() && matches!(s.fields, Fields::Named(_)))
+        })
+            && !kept.contains(*name)
+    }) {
+        return Err(format!("no struct builder generated for the sent type `{missing}`"));
+    }
+    for item in items.iter_mut() {
+        if let Item::Impl(i) = item
+            && i.trait_.is_none()
+            && self_type_name(i).is_some_and(|name| !kept.contains(&name))
+        {
+            i.items
+                .retain(|f| !matches!(f, syn::ImplItem::Fn(f) if f.sig.ident == "builder"));
+        }
+    }
+    items.retain(|item| !matches!(item, Item::Impl(i) if i.trait_.is_none() && i.items.is_empty()));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -189,6 +189,18 @@ fn rewrite_problem_media_type(value: &mut Value) {
 /// These are decoded leniently (API.md B.13): their enums get a fallback for
 /// values this SDK does not know yet.
 pub(crate) fn received_schemas(spec: &Value) -> BTreeSet<String> {
+    // A callback's request body is what a webhook receiver gets.
+    reachable_schemas(spec, &["responses", "callbacks"])
+}
+
+/// The component schemas the client *sends*: reachable from an operation's
+/// request body or parameters (callbacks excluded: the client receives those).
+pub(crate) fn sent_schemas(spec: &Value) -> BTreeSet<String> {
+    reachable_schemas(spec, &["requestBody", "parameters"])
+}
+
+/// The component schemas reachable from the `members` of every operation.
+fn reachable_schemas(spec: &Value, members: &[&str]) -> BTreeSet<String> {
     let mut roots = Vec::new();
     if let Some(paths) = spec.get("paths").and_then(Value::as_object) {
         for item in paths.values() {
@@ -196,12 +208,10 @@ pub(crate) fn received_schemas(spec: &Value) -> BTreeSet<String> {
                 continue;
             };
             for operation in item.values() {
-                if let Some(responses) = operation.get("responses") {
-                    collect_refs(responses, &mut roots);
-                }
-                // A callback's request body is what a webhook receiver gets.
-                if let Some(callbacks) = operation.get("callbacks") {
-                    collect_refs(callbacks, &mut roots);
+                for member in members {
+                    if let Some(value) = operation.get(member) {
+                        collect_refs(value, &mut roots);
+                    }
                 }
             }
         }

@@ -48,6 +48,7 @@ mod signature;
 #[cfg(test)]
 mod tests;
 
+use std::fmt;
 use std::time::Duration;
 
 #[cfg(feature = "axum")]
@@ -67,28 +68,44 @@ pub const SIGNATURE_HEADER: &str = "webhook-signature";
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// Why a delivery was rejected, or a secret could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum WebhookError {
     /// A required header is absent.
-    #[error("missing `{0}` header")]
     MissingHeader(&'static str),
     /// A header is present but unreadable.
-    #[error("invalid `{0}` header")]
     InvalidHeader(&'static str),
     /// The secret is not `whsec_<base64>` (or plain base64) of a non-empty key.
-    #[error("malformed webhook secret")]
     MalformedSecret,
     /// No `v1` signature in the header matches any of the secrets.
-    #[error("no signature matches")]
     BadSignature,
     /// The timestamp is older than the tolerance allows.
-    #[error("timestamp too old")]
     TimestampTooOld,
     /// The timestamp is further in the future than the tolerance allows.
-    #[error("timestamp in the future")]
     TimestampInFuture,
     /// The verified body is not JSON.
-    #[error("invalid event payload")]
-    InvalidPayload(#[source] serde_json::Error),
+    InvalidPayload(serde_json::Error),
+}
+
+impl fmt::Display for WebhookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebhookError::MissingHeader(name) => write!(f, "missing `{name}` header"),
+            WebhookError::InvalidHeader(name) => write!(f, "invalid `{name}` header"),
+            WebhookError::MalformedSecret => f.write_str("malformed webhook secret"),
+            WebhookError::BadSignature => f.write_str("no signature matches"),
+            WebhookError::TimestampTooOld => f.write_str("timestamp too old"),
+            WebhookError::TimestampInFuture => f.write_str("timestamp in the future"),
+            WebhookError::InvalidPayload(_) => f.write_str("invalid event payload"),
+        }
+    }
+}
+
+impl std::error::Error for WebhookError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WebhookError::InvalidPayload(e) => Some(e),
+            _ => None,
+        }
+    }
 }

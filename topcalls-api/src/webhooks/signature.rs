@@ -54,13 +54,18 @@ impl WebhookSecret {
         }
     }
 
-    /// A fresh random 32-byte secret, from a cryptographically secure
-    /// generator.
+    /// A fresh random 32-byte secret, from the operating system's
+    /// cryptographically secure generator.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot provide random bytes: no secret is
+    /// better than a guessable one.
     pub fn generate() -> Self {
-        let key = Zeroizing::new(rand::random::<[u8; 32]>());
-        Self {
-            key: Zeroizing::new(key.to_vec()),
-        }
+        let mut key = Zeroizing::new(vec![0u8; 32]);
+        getrandom::fill(key.as_mut_slice())
+            .expect("the operating system's random number generator failed");
+        Self { key }
     }
 
     /// The `whsec_…` form, to configure a receiver or a sender with.

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use chrono::SecondsFormat;
 use topcalls_types::rules::{self, Violation};
 use topcalls_types::{
-    CallGatewayStatus, CallList, CallOutcomeFilter, CallTelephonyStatus, CancelCallResponse,
+    Call, CallGatewayStatus, CallList, CallOutcomeFilter, CallTelephonyStatus, CancelCallResponse,
     CreateCallRequest, CreateCallResponse, StopCallResponse,
 };
 
 use crate::api::body::{Answer, Id, Members, RawBody, check_http_url, ok, parse};
-use crate::api::query::{Query, page};
+use crate::api::query::{Query, take_page};
 use crate::app::{App, Caller};
 use crate::problem::ApiProblem;
 use crate::state;
@@ -32,28 +32,25 @@ pub(crate) async fn list_calls(
             )
         })?),
     };
-    let world = app.world();
-    let account = &world.accounts[caller.account];
-    let calls: Box<dyn DoubleEndedIterator<Item = &state::CallRecord>> =
-        match query.get("campaign_id") {
-            Some(campaign) => Box::new(account.campaign_calls(campaign)),
-            None => Box::new(account.calls.iter()),
-        };
-    let calls = calls.filter(|c| {
-        status.as_ref().is_none_or(|s| {
-            c.call
-                .call_status
-                .as_ref()
-                .is_some_and(|cs| cs.to_string() == s.to_string())
-        })
-    });
-    // A call's `created_at` is unique within its account and grows with
-    // every call (see `Account::call_created_at`), so it orders the pages.
-    let (data, next) = page(
-        calls.map(|c| (c.call.created_at, &c.call)),
-        query.time_cursor()?,
-        query.limit()?,
-    );
+    let status = status.and_then(|s| s.to_string().parse::<CallTelephonyStatus>().ok());
+    let (before, limit) = (query.time_cursor()?, query.limit()?);
+    // The lock is held for the page's calls only (see `Account::calls_before`);
+    // they are copied and encoded after it is released.
+    let (data, next) = {
+        let world = app.world();
+        let calls = world.accounts[caller.account].calls_before(
+            before,
+            query.get("campaign_id"),
+            status.as_ref(),
+        );
+        // A call's `created_at` is unique within its account and grows with
+        // every call (see `Account::call_created_at`), so it orders the pages.
+        take_page(
+            calls.map(|c| (c.call.created_at, Arc::clone(&c.call))),
+            limit,
+        )
+    };
+    let data = data.iter().map(|call| Call::clone(call)).collect();
     let next_cursor = next.map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
     ok(StatusCode::OK, &CallList { data, next_cursor })
 }
@@ -102,7 +99,7 @@ pub(crate) async fn create_call(
         .or_else(|| account.default_caller_id());
     let created = account.call_created_at(now);
     let mut record = state::new_call(&account.id, &to, from, &task, max_duration, created);
-    record.call.metadata = Some(request.request_data.clone());
+    record.edit().metadata = Some(request.request_data.clone());
     if let Some(url) = &request.webhook_url {
         let events = request
             .webhook_events
@@ -116,7 +113,7 @@ pub(crate) async fn create_call(
         provider_call_id: record.call.external_call_id.clone(),
         status: CallGatewayStatus::Queued,
     };
-    let queued = record.take_events();
+    let queued = record.take_events(account.has_subscriptions());
     account.add_call(record);
     world.route_events(caller.account, queued, now);
     ok(StatusCode::CREATED, &response)
@@ -127,13 +124,10 @@ fn minutes(value: f64) -> String {
     ((value * 100.0).round() / 100.0).to_string()
 }
 
-fn find_call<'a>(
-    world: &'a mut state::World,
-    caller: &Caller,
-    id: &str,
-) -> Result<&'a mut state::CallRecord, ApiProblem> {
+/// The position of the caller's call `id` in its account; 404 when there is none.
+fn find_call(world: &state::World, caller: &Caller, id: &str) -> Result<usize, ApiProblem> {
     world.accounts[caller.account]
-        .call_mut(id)
+        .call_index(id)
         .ok_or_else(|| ApiProblem::not_found("call"))
 }
 
@@ -142,9 +136,12 @@ pub(crate) async fn get_call(
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer {
-    let mut world = app.world();
-    let call = find_call(&mut world, &caller, &id)?.call.clone();
-    ok(StatusCode::OK, &call)
+    let call = {
+        let world = app.world();
+        let index = find_call(&world, &caller, &id)?;
+        Arc::clone(&world.accounts[caller.account].calls[index].call)
+    };
+    ok(StatusCode::OK, &*call)
 }
 
 /// Ends a call early; releases what it reserved.
@@ -157,24 +154,30 @@ fn end_call(
 ) -> Result<(), ApiProblem> {
     let now = app.clock.now();
     let mut world = app.world();
-    let record = find_call(&mut world, caller, id)?;
-    if !allowed.contains(&record.call.status) {
-        return Err(ApiProblem::conflict(
-            "invalid_state",
-            format!("a {} call cannot be {verb}", record.call.status),
-        ));
-    }
-    record.call.status = CallGatewayStatus::Cancelled;
-    record.call.call_status = Some(CallTelephonyStatus::Cancelled);
-    record.call.end_at = Some(now);
-    record.call.completed = Some(true);
-    let used = record.call.started_at.map_or(0.0, |s| {
-        (now - s).num_milliseconds().max(0) as f64 / 60_000.0
-    });
-    record.call.duration = Some(used);
-    record.settled = true;
-    let reserved = record.reserved;
+    let index = find_call(&world, caller, id)?;
     let account = &mut world.accounts[caller.account];
+    let ended = account.update(index, |record| {
+        if !allowed.contains(&record.call.status) {
+            return Err(ApiProblem::conflict(
+                "invalid_state",
+                format!("a {} call cannot be {verb}", record.call.status),
+            ));
+        }
+        let call = record.edit();
+        call.status = CallGatewayStatus::Cancelled;
+        call.call_status = Some(CallTelephonyStatus::Cancelled);
+        call.end_at = Some(now);
+        call.completed = Some(true);
+        let used = call.started_at.map_or(0.0, |s| {
+            (now - s).num_milliseconds().max(0) as f64 / 60_000.0
+        });
+        call.duration = Some(used);
+        record.settled = true;
+        Ok((record.reserved, used))
+    });
+    let (reserved, used) = ended.ok_or_else(|| ApiProblem::not_found("call"))??;
+    // Its last event goes out on the next tick.
+    account.wake(index, now);
     account.reserved_minutes = (account.reserved_minutes - reserved).max(0.0);
     account.used_minutes += used;
     Ok(())

@@ -21,14 +21,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
-use crate::app::{App, Caller, Stored, lock};
+use crate::app::{Answered, App, Caller, Fingerprint, Slot, Stored, lock};
 use crate::faults::Faults;
 use crate::problem::{ApiProblem, REQUEST_ID_HEADER, current_request_id};
 use crate::server::{Hangup, MAX_BODY, UnreadBody};
@@ -298,28 +297,24 @@ pub(crate) async fn idempotency(
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return ApiProblem::field("body", "request body too large or unreadable").into_response();
     };
-    let fingerprint = (
-        parts.uri.path().to_string(),
-        serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-    );
-    let slot = (caller.account, key);
+    let fingerprint = Fingerprint::of(parts.uri.path(), &bytes);
+    let slot: Slot = (caller.account, key.into_boxed_str());
     {
         let mut store = lock(&app.idempotency);
         store.expire(app.clock.now());
-        match store.slots.get(&slot) {
+        match store.get(&slot) {
             Some(Stored::Done {
                 fingerprint: seen,
-                status,
-                headers,
-                body,
+                answer,
                 ..
             }) if *seen == fingerprint => {
-                let mut response = (*status, body.clone()).into_response();
-                *response.headers_mut() = headers.clone();
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                let mut response = (answer.status, answer.body.clone()).into_response();
+                let headers = response.headers_mut();
+                headers.clear();
+                for (name, value) in &answer.headers {
+                    headers.append(name.clone(), value.clone());
+                }
+                headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
                 return response;
             }
             Some(Stored::InProgress { fingerprint: seen }) if *seen == fingerprint => {
@@ -336,14 +331,7 @@ pub(crate) async fn idempotency(
                 )
                 .into_response();
             }
-            None => {
-                store.slots.insert(
-                    slot.clone(),
-                    Stored::InProgress {
-                        fingerprint: fingerprint.clone(),
-                    },
-                );
-            }
+            None => store.claim(slot.clone(), fingerprint),
         }
     }
     let response = next
@@ -362,20 +350,20 @@ pub(crate) async fn idempotency(
         || parts.status == StatusCode::TOO_MANY_REQUESTS
         || parts.status == StatusCode::BAD_REQUEST
     {
-        store.slots.remove(&slot);
+        store.release(&slot);
     } else {
-        let at = app.clock.now();
-        store.expiry.push_back((at, slot.clone()));
-        store.slots.insert(
-            slot,
-            Stored::Done {
-                fingerprint,
-                at,
-                status: parts.status,
-                headers: parts.headers.clone(),
-                body: body.clone(),
-            },
-        );
+        let answer = Answered {
+            status: parts.status,
+            headers: parts
+                .headers
+                .iter()
+                .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+            // Its own buffer, exactly as long as the body.
+            body: Bytes::copy_from_slice(&body),
+        };
+        store.keep(slot, fingerprint, app.clock.now(), answer);
     }
     Response::from_parts(parts, Body::from(body))
 }

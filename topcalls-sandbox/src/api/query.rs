@@ -84,21 +84,30 @@ pub(crate) fn page<'a, K: PartialOrd + Copy, T: Clone + 'a>(
     before: Option<K>,
     limit: usize,
 ) -> (Vec<T>, Option<K>) {
-    let mut picked: Vec<(K, &T)> = items
-        .rev()
-        .filter(|(key, _)| before.is_none_or(|b| *key < b))
-        .take(limit + 1)
-        .collect();
+    take_page(
+        items
+            .rev()
+            .filter(|(key, _)| before.is_none_or(|b| *key < b))
+            .map(|(key, item)| (key, item.clone())),
+        limit,
+    )
+}
+
+/// One page from items already newest first and past the cursor: the first
+/// `limit`, and the key of the last one when more follow. Takes at most
+/// `limit + 1` items from `newest_first`.
+pub(crate) fn take_page<K: Copy, T>(
+    newest_first: impl Iterator<Item = (K, T)>,
+    limit: usize,
+) -> (Vec<T>, Option<K>) {
+    let mut picked: Vec<(K, T)> = newest_first.take(limit + 1).collect();
     let next = if picked.len() > limit {
         picked.truncate(limit);
         picked.last().map(|(key, _)| *key)
     } else {
         None
     };
-    (
-        picked.into_iter().map(|(_, item)| item.clone()).collect(),
-        next,
-    )
+    (picked.into_iter().map(|(_, item)| item).collect(), next)
 }
 
 /// A page of items with opaque `cur_<seq>` cursors.

@@ -97,6 +97,17 @@ fn payload<T: serde::Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
+/// The lifecycle phase `call` has reached: 1 queued, 2 started, 3 final.
+pub(crate) fn phase(call: &Call) -> u8 {
+    match call.status {
+        CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled => {
+            3
+        }
+        CallGatewayStatus::InProgress => 2,
+        _ => 1,
+    }
+}
+
 /// The lifecycle events `call` has reached but not yet emitted, given the
 /// `emitted` phases so far (0 none, 1 queued, 2 started, 3 final; moved on
 /// here), each with the call's own webhook.
@@ -105,13 +116,7 @@ pub(crate) fn lifecycle_events(
     emitted: &mut u8,
     call_webhook: Option<&(String, Vec<String>)>,
 ) -> Vec<Emitted> {
-    let phase = match call.status {
-        CallGatewayStatus::Completed | CallGatewayStatus::Failed | CallGatewayStatus::Cancelled => {
-            3
-        }
-        CallGatewayStatus::InProgress => 2,
-        _ => 1,
-    };
+    let phase = phase(call);
     let mut out = Vec::new();
     while *emitted < phase {
         *emitted += 1;
@@ -352,8 +357,8 @@ mod tests {
             10.0,
             created,
         );
-        record.call.id = "call_1".into();
-        record.call
+        record.edit().id = "call_1".into();
+        std::sync::Arc::unwrap_or_clone(record.call)
     }
 
     fn names(events: &[Emitted]) -> Vec<&str> {

@@ -3,7 +3,8 @@
 
 pub(crate) mod events;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Map;
@@ -84,7 +85,10 @@ const FAIL_SECONDS: i64 = 20;
 
 #[derive(Debug, Clone)]
 pub(crate) struct CallRecord {
-    pub(crate) call: Call,
+    /// Shared, so that a request copies a pointer out of the world and
+    /// encodes the call after the lock is released; changed through
+    /// [`CallRecord::edit`] (copy on write while a request still encodes it).
+    pub(crate) call: Arc<Call>,
     pub(crate) task: String,
     pub(crate) outcome: Outcome,
     pub(crate) reserved: f64,
@@ -96,8 +100,20 @@ pub(crate) struct CallRecord {
 }
 
 impl CallRecord {
-    /// The lifecycle events the call has reached since the last look.
-    pub(crate) fn take_events(&mut self) -> Vec<events::Emitted> {
+    /// The call, to change.
+    pub(crate) fn edit(&mut self) -> &mut Call {
+        Arc::make_mut(&mut self.call)
+    }
+
+    /// The lifecycle events the call has reached since the last look, for
+    /// its own webhook and, when the account has any, its `subscriptions`.
+    /// With neither, nobody receives them: they are marked as emitted
+    /// without being built.
+    pub(crate) fn take_events(&mut self, subscriptions: bool) -> Vec<events::Emitted> {
+        if !subscriptions && self.webhook.is_none() {
+            self.emitted = self.emitted.max(events::phase(&self.call));
+            return Vec::new();
+        }
         events::lifecycle_events(&self.call, &mut self.emitted, self.webhook.as_ref())
     }
 }
@@ -127,17 +143,28 @@ pub(crate) struct CarrierRecord {
 #[derive(Debug, Default)]
 pub(crate) struct Account {
     pub(crate) id: String,
+    /// Oldest first, with strictly growing `created_at` (see
+    /// [`Account::call_created_at`]): a position is found by binary search.
+    /// Calls change only through [`Account::update`], which keeps the
+    /// indexes below in step.
     pub(crate) calls: Vec<CallRecord>,
     pub(crate) campaigns: Vec<CampaignRecord>,
     pub(crate) numbers: Vec<NumberRecord>,
     pub(crate) carriers: Vec<CarrierRecord>,
     pub(crate) subscriptions: Vec<topcalls_types::WebhookSubscription>,
-    /// Indexes into `calls` of calls not yet final (or with events still to emit).
-    pub(crate) active: Vec<usize>,
-    /// Index into `calls` by call id.
-    pub(crate) by_id: HashMap<String, usize>,
+    /// Calls that will still change or have events to emit, as (the sandbox
+    /// time they are next due, index into `calls`), soonest first: a tick
+    /// looks only at the calls due, not at every call in flight.
+    active: BTreeSet<(DateTime<Utc>, usize)>,
+    /// Index into `calls` by call id (a UUID; 16 bytes rather than a string).
+    by_id: HashMap<uuid::Uuid, usize>,
     /// Indexes into `calls` by campaign id, oldest first.
     pub(crate) by_campaign: HashMap<String, Vec<usize>>,
+    /// Indexes into `calls` by telephony status (`call_status`), for the
+    /// list's `status` filter.
+    by_status: HashMap<CallTelephonyStatus, BTreeSet<usize>>,
+    /// The same, per campaign, for `campaign_id` and `status` together.
+    by_campaign_status: HashMap<String, HashMap<CallTelephonyStatus, BTreeSet<usize>>>,
     pub(crate) plan_minutes: f64,
     pub(crate) bonus_minutes: f64,
     pub(crate) used_minutes: f64,
@@ -145,17 +172,127 @@ pub(crate) struct Account {
 }
 
 impl Account {
+    /// An account with no calls or anything else.
+    pub(crate) fn new(id: String) -> Self {
+        Self {
+            id,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a call newer than every call of the account (its `created_at`
+    /// from [`Account::call_created_at`]); `active` unless it is final and
+    /// has emitted its events.
     pub(crate) fn add_call(&mut self, record: CallRecord) {
         let index = self.calls.len();
-        self.by_id.insert(record.call.id.clone(), index);
+        if let Ok(id) = record.call.id.parse() {
+            self.by_id.insert(id, index);
+        }
         if let Some(campaign) = &record.call.campaign_id {
             self.by_campaign
                 .entry(campaign.clone())
                 .or_default()
                 .push(index);
         }
-        self.active.push(index);
+        if !(is_final(&record.call.status) && record.emitted >= 3) {
+            self.active.insert((record.call.created_at, index));
+        }
         self.calls.push(record);
+        self.reindex(index, None);
+    }
+
+    /// Changes the call at `index` with `change`, keeping the status
+    /// indexes in step; `None` when there is no such call.
+    pub(crate) fn update<R>(
+        &mut self,
+        index: usize,
+        change: impl FnOnce(&mut CallRecord) -> R,
+    ) -> Option<R> {
+        let record = self.calls.get_mut(index)?;
+        let before = record.call.call_status.clone();
+        let out = change(record);
+        if self.calls[index].call.call_status != before {
+            self.reindex(index, before);
+        }
+        Some(out)
+    }
+
+    /// Moves the call at `index` from the status indexes of `before` to
+    /// those of its current status.
+    fn reindex(&mut self, index: usize, before: Option<CallTelephonyStatus>) {
+        let Some(record) = self.calls.get(index) else {
+            return;
+        };
+        let after = record.call.call_status.clone();
+        let campaign = record.call.campaign_id.clone();
+        let mut sets = vec![&mut self.by_status];
+        if let Some(campaign) = campaign {
+            sets.push(self.by_campaign_status.entry(campaign).or_default());
+        }
+        for set in sets {
+            if let Some(before) = &before
+                && let Some(indexes) = set.get_mut(before)
+            {
+                indexes.remove(&index);
+            }
+            if let Some(after) = &after {
+                set.entry(after.clone()).or_default().insert(index);
+            }
+        }
+    }
+
+    /// Has the next tick look at the call at `index` (it changed outside
+    /// its timeline, e.g. it was cancelled, and has events to emit).
+    pub(crate) fn wake(&mut self, index: usize, now: DateTime<Utc>) {
+        self.active.insert((now, index));
+    }
+
+    /// The position of a call in `calls`, by id.
+    pub(crate) fn call_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(&id.parse().ok()?).copied()
+    }
+
+    /// The calls created before `before` (every call when `None`), newest
+    /// first, of `campaign` and with telephony `status` when given.
+    ///
+    /// Costs O(log n) to start and O(1) per call it yields, whatever the
+    /// filters match: the cursor is found by binary search (calls are
+    /// stored oldest first with strictly growing `created_at`) and each
+    /// filter reads its own index, so a request never scans the calls.
+    pub(crate) fn calls_before<'a>(
+        &'a self,
+        before: Option<DateTime<Utc>>,
+        campaign: Option<&str>,
+        status: Option<&CallTelephonyStatus>,
+    ) -> impl Iterator<Item = &'a CallRecord> + 'a {
+        let cut = before.map_or(self.calls.len(), |before| {
+            self.calls.partition_point(|c| c.call.created_at < before)
+        });
+        let indexes: Box<dyn Iterator<Item = usize> + 'a> = match (campaign, status) {
+            (None, None) => Box::new((0..cut).rev()),
+            (Some(campaign), None) => {
+                let all = self
+                    .by_campaign
+                    .get(campaign)
+                    .map_or(&[][..], Vec::as_slice);
+                let end = all.partition_point(|&index| index < cut);
+                Box::new(all[..end].iter().rev().copied())
+            }
+            (None, Some(status)) => Box::new(
+                self.by_status
+                    .get(status)
+                    .into_iter()
+                    .flat_map(move |set| set.range(..cut).rev().copied()),
+            ),
+            (Some(campaign), Some(status)) => Box::new(
+                self.by_campaign_status
+                    .get(campaign)
+                    .and_then(|by_status| by_status.get(status))
+                    .into_iter()
+                    .flat_map(move |set| set.range(..cut).rev().copied()),
+            ),
+        };
+        indexes.filter_map(|index| self.calls.get(index))
     }
 
     /// The `created_at` of a call created at `now`: `now`, or a microsecond
@@ -172,6 +309,11 @@ impl Account {
         }
     }
 
+    /// Whether any webhook subscription is live.
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        self.subscriptions.iter().any(|s| s.deleted_at.is_none())
+    }
+
     /// The caller id of a call created without `from_number`: the account's
     /// oldest active number (TopCalls falls back to a default it configures).
     pub(crate) fn default_caller_id(&self) -> Option<String> {
@@ -179,19 +321,6 @@ impl Account {
             .iter()
             .find(|n| n.number.status == Some(topcalls_types::PhoneNumberStatus::Active))
             .map(|n| n.number.number.clone())
-    }
-
-    pub(crate) fn call_mut(&mut self, id: &str) -> Option<&mut CallRecord> {
-        let index = *self.by_id.get(id)?;
-        self.calls.get_mut(index)
-    }
-
-    /// The calls of one campaign, oldest first.
-    pub(crate) fn campaign_calls<'a>(
-        &'a self,
-        campaign: &str,
-    ) -> impl DoubleEndedIterator<Item = &'a CallRecord> + 'a {
-        campaign_calls(&self.calls, &self.by_campaign, campaign)
     }
 
     pub(crate) fn total_minutes(&self) -> f64 {
@@ -237,23 +366,35 @@ impl World {
             let mut settle = Vec::new();
             let mut events = Vec::new();
             let mut touched = std::collections::HashSet::new();
-            let active = std::mem::take(&mut account.active);
-            for index in active {
-                let Some(record) = account.calls.get_mut(index) else {
+            let subscriptions = account.has_subscriptions();
+            while let Some(&(due, index)) = account.active.first()
+                && due <= now
+            {
+                account.active.pop_first();
+                let Some((next, emitted, campaign)) = account.update(index, |record| {
+                    let next = advance_call(record, queue_time, now);
+                    if next == Next::Final && !record.settled {
+                        record.settled = true;
+                        let billed = record.call.duration.unwrap_or(0.0);
+                        settle.push((record.reserved, billed));
+                    }
+                    events.extend(record.take_events(subscriptions));
+                    (next, record.emitted, record.call.campaign_id.clone())
+                }) else {
                     continue;
                 };
-                let finished = advance_call(record, queue_time, now);
-                if finished && !record.settled {
-                    record.settled = true;
-                    let billed = record.call.duration.unwrap_or(0.0);
-                    settle.push((record.reserved, billed));
+                if let Some(campaign) = campaign {
+                    touched.insert(campaign);
                 }
-                events.extend(record.take_events());
-                if let Some(campaign) = &record.call.campaign_id {
-                    touched.insert(campaign.clone());
-                }
-                if !(finished && record.emitted >= 3) {
-                    account.active.push(index);
+                match next {
+                    Next::At(at) => {
+                        account.active.insert((at, index));
+                    }
+                    // Events of the last phase are emitted above, so a final call is done.
+                    Next::Final if emitted < 3 => {
+                        account.active.insert((now, index));
+                    }
+                    Next::Final | Next::Never => {}
                 }
             }
             self.route_events(index, events, now);
@@ -333,8 +474,9 @@ impl World {
             let created = account.call_created_at(now);
             let from = account.default_caller_id();
             let mut record = new_call(&account.id, &number, from, &task, 0.0, created);
-            record.call.campaign_id = Some(campaign_id);
-            record.call.lead_id = Some(lead);
+            let call = record.edit();
+            call.campaign_id = Some(campaign_id);
+            call.lead_id = Some(lead);
             account.add_call(record);
         }
     }
@@ -378,7 +520,7 @@ pub(crate) fn new_call(
         settled: false,
         webhook: None,
         emitted: 0,
-        call: Call {
+        call: Arc::new(Call {
             id: id.clone(),
             account_id: Some(account_id.to_string()),
             phone_number: Some(to.to_string()),
@@ -401,28 +543,36 @@ pub(crate) fn new_call(
             started_at: None,
             end_at: None,
             metadata: Some(Map::new()),
-        },
+        }),
     }
 }
 
+/// When a call changes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// At this sandbox time.
+    At(DateTime<Utc>),
+    /// Never again: it is final.
+    Final,
+    /// Never on its own: it stays queued (a queue time past the end of the calendar).
+    Never,
+}
+
 /// Moves one call along its timeline (`queue_time` queued, then ringing and
-/// talking); `true` once it is final.
-fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -> bool {
-    let call = &mut record.call;
-    if is_final(&call.status) {
-        return true;
+/// talking) to `now`, and says when it changes next.
+pub(crate) fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -> Next {
+    if is_final(&record.call.status) {
+        return Next::Final;
     }
     // A queue time past the end of the calendar keeps the call queued.
-    let Some(connect_at) = call.created_at.checked_add_signed(queue_time) else {
-        return false;
+    let Some(connect_at) = record.call.created_at.checked_add_signed(queue_time) else {
+        return Next::Never;
     };
     let talks = matches!(record.outcome, Outcome::Human | Outcome::Voicemail);
-    if now < connect_at {
-        return false;
-    }
     if !talks {
-        if now < connect_at + Span::seconds(FAIL_SECONDS) {
-            return false;
+        let fail_at = connect_at + Span::seconds(FAIL_SECONDS);
+        if now < fail_at {
+            return Next::At(fail_at);
         }
         let (telephony, message) = match record.outcome {
             Outcome::Busy => (CallTelephonyStatus::Busy, "The line was busy."),
@@ -440,6 +590,9 @@ fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -
                 "The carrier reported a failure.",
             ),
         };
+        // Needed no more: a failed call has no transcript or summary.
+        record.task = String::new();
+        let call = record.edit();
         call.status = CallGatewayStatus::Failed;
         call.call_status = Some(telephony);
         call.error_message = Some(message.to_string());
@@ -447,16 +600,26 @@ fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -
         call.duration = Some(0.0);
         call.actual_duration_billed = Some(0.0);
         call.completed = Some(true);
-        return true;
+        return Next::Final;
+    }
+    if now < connect_at {
+        return Next::At(connect_at);
     }
     let end_at = connect_at + Span::seconds(TALK_SECONDS);
-    call.started_at = Some(connect_at);
     if now < end_at {
-        call.status = CallGatewayStatus::InProgress;
-        call.call_status = Some(CallTelephonyStatus::InProgress);
-        return false;
+        if record.call.status != CallGatewayStatus::InProgress {
+            let call = record.edit();
+            call.started_at = Some(connect_at);
+            call.status = CallGatewayStatus::InProgress;
+            call.call_status = Some(CallTelephonyStatus::InProgress);
+        }
+        return Next::At(end_at);
     }
     let voicemail = record.outcome == Outcome::Voicemail;
+    // Needed no more once it is in the transcript and summary.
+    let task = std::mem::take(&mut record.task);
+    let call = record.edit();
+    call.started_at = Some(connect_at);
     let minutes = if voicemail {
         0.5
     } else {
@@ -476,21 +639,15 @@ fn advance_call(record: &mut CallRecord, queue_time: Span, now: DateTime<Utc>) -
         "https://recordings.sandbox.topcalls.local/{}.mp3",
         call.id
     ));
-    call.transcript = Some(transcript(&record.task, voicemail, connect_at));
+    call.transcript = Some(transcript(&task, voicemail, connect_at));
     call.call_summary = Some(if voicemail {
-        format!(
-            "Reached voicemail and left a message about: {}",
-            record.task
-        )
+        format!("Reached voicemail and left a message about: {task}")
     } else {
-        format!(
-            "The agent completed the task with the person who answered: {}",
-            record.task
-        )
+        format!("The agent completed the task with the person who answered: {task}")
     });
     call.disposition = Some(if voicemail { "voicemail" } else { "confirmed" }.to_string());
     call.completed = Some(true);
-    true
+    Next::Final
 }
 
 fn transcript(task: &str, voicemail: bool, start: DateTime<Utc>) -> Vec<TranscriptEntry> {
@@ -555,7 +712,7 @@ fn refresh_campaign_stats(
             continue;
         }
         let calls: Vec<&Call> = campaign_calls(&account.calls, &account.by_campaign, &id)
-            .map(|c| &c.call)
+            .map(|c| &*c.call)
             .collect();
         let made = calls.len() as i64;
         let completed = calls

@@ -147,6 +147,22 @@ impl Api {
     pub async fn get(&self, path: &str, key: &str) -> Answer {
         self.send(Method::GET, path, Some(key), None, &[]).await
     }
+    /// `POST /v1/calls` to `to` (see [`call_body`]) with extra `headers`.
+    pub async fn create_call(&self, key: &str, to: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(
+            Method::POST,
+            "/v1/calls",
+            Some(key),
+            Some(call_body(to)),
+            headers,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(key), None, &[]).await
+    }
+
     pub async fn post(&self, path: &str, key: &str, body: Option<Value>) -> Answer {
         self.send(Method::POST, path, Some(key), body, &[]).await
     }
@@ -155,6 +171,16 @@ impl Api {
 pub fn template_matches(template: &str, path: &str) -> bool {
     let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
     t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
+/// A sandbox on a manual clock whose account holds `minutes` of calls.
+pub async fn manual_with_balance(minutes: f64) -> Sandbox {
+    Sandbox::builder()
+        .clock(ClockMode::Manual)
+        .balance_minutes(minutes)
+        .start()
+        .await
+        .unwrap()
 }
 
 pub async fn manual() -> Sandbox {
