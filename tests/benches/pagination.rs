@@ -8,8 +8,10 @@
 //!   network (the client's decoding alone);
 //! - `page loop`: the SDK's `List::page()` with each `next_cursor`, one
 //!   page after another (no overlap);
-//! - `stream`: the SDK's `List::stream()`, which requests the next page
-//!   while the current one is consumed.
+//! - `stream`: the SDK's `List::stream()`;
+//! - `page loop + csv` and `export csv`: the same two with real work per
+//!   call, each call written as CSV (`CallWriter`) to `io::sink()`; the
+//!   second is `ListCalls::export`.
 //!
 //! `cargo bench -p topcalls-contract-tests --bench pagination -- [calls] [rounds]`
 //! (defaults 20000 calls, 7 rounds). Prints each round and the medians.
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use topcalls_api::types::CallList;
-use topcalls_api::{Client, NewCall};
+use topcalls_api::{CallWriter, Client, ExportFormat, NewCall};
 use topcalls_sandbox::{ClockMode, Sandbox};
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -107,10 +109,18 @@ async fn main() {
         bytes as f64 / calls as f64
     );
 
-    let (mut wire, mut decode, mut loop_, mut stream) = (vec![], vec![], vec![], vec![]);
+    let mut rates: [Vec<f64>; 6] = Default::default();
+    const NAMES: [&str; 6] = [
+        "server+wire",
+        "decode",
+        "page loop",
+        "stream",
+        "page loop + csv",
+        "export csv",
+    ];
     for round in 0..rounds {
-        let mut order = [0, 1, 2, 3];
-        order.rotate_left(round % 4);
+        let mut order = [0, 1, 2, 3, 4, 5];
+        order.rotate_left(round % 6);
         let mut line = format!("round {round}:");
         for side in order {
             let started = Instant::now();
@@ -123,7 +133,8 @@ async fn main() {
                     .iter()
                     .map(|p| serde_json::from_slice::<CallList>(p).unwrap().data.len())
                     .sum(),
-                2 => {
+                2 | 4 => {
+                    let mut writer = CallWriter::new(std::io::sink(), ExportFormat::Csv);
                     let mut count = 0;
                     let mut cursor: Option<String> = None;
                     loop {
@@ -133,6 +144,11 @@ async fn main() {
                         }
                         let page = list.page().await.unwrap();
                         count += page.data.len();
+                        if side == 4 {
+                            for call in &page.data {
+                                writer.write(call).unwrap();
+                            }
+                        }
                         match page.next_cursor {
                             Some(next) if !page.data.is_empty() => cursor = Some(next),
                             _ => break,
@@ -140,7 +156,7 @@ async fn main() {
                     }
                     count
                 }
-                _ => {
+                3 => {
                     let mut items = client.calls().list().limit(200).stream();
                     let mut count = 0;
                     while let Some(call) = items.next().await {
@@ -149,24 +165,30 @@ async fn main() {
                     }
                     count
                 }
+                _ => client
+                    .calls()
+                    .list()
+                    .limit(200)
+                    .export(ExportFormat::Csv, std::io::sink())
+                    .await
+                    .unwrap() as usize,
             };
             let rate = count as f64 / started.elapsed().as_secs_f64();
-            let (name, into) = match side {
-                0 => ("server+wire", &mut wire),
-                1 => ("decode", &mut decode),
-                2 => ("page loop", &mut loop_),
-                _ => ("stream", &mut stream),
-            };
-            into.push(rate);
-            line.push_str(&format!(" {name} {rate:.0}/s;"));
+            rates[side].push(rate);
+            line.push_str(&format!(" {} {rate:.0}/s;", NAMES[side]));
         }
         println!("{line}");
     }
-    let (wire, decode, loop_, stream) =
-        (median(wire), median(decode), median(loop_), median(stream));
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    let mut line = "medians (calls/s):".to_string();
+    for (name, rate) in NAMES.iter().zip(&medians) {
+        line.push_str(&format!(" {name} {rate:.0};"));
+    }
+    println!("{line}");
     println!(
-        "medians (calls/s): server+wire {wire:.0}, decode {decode:.0}, page loop {loop_:.0}, stream {stream:.0}; stream / page loop {:.2}",
-        stream / loop_
+        "stream / page loop {:.2}; export csv / page loop + csv {:.2}",
+        medians[3] / medians[2],
+        medians[5] / medians[4]
     );
     sandbox.shutdown().await;
 }

@@ -1,11 +1,10 @@
 //! Cursor pagination (`{data, next_cursor}`) as a lazy `Stream` of items.
 
 use std::num::NonZeroU64;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+
 use std::time::Duration;
 
-use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 use crate::client::Client;
 use crate::error::Result;
@@ -41,17 +40,9 @@ page! {
     PhoneNumberList => crate::types::PhoneNumber,
 }
 
-/// Items of every page from `first_cursor` on. Stops after the page whose
-/// `next_cursor` is null (or an empty page: a server handing back an empty
-/// page with a cursor would otherwise be polled forever); an error is
-/// yielded as an item and ends the stream.
-///
-/// **Prefetch:** as soon as a page arrives, the request for the next one
-/// starts, and it makes progress whenever the stream is polled while the
-/// consumer works through the current page's items. So the server's work
-/// and the round trip for page `k + 1` overlap the consumer's work on page
-/// `k`. At most two pages are in memory: the one being consumed and the
-/// one being fetched.
+/// Items of every page from `first_cursor` on, fetched one page at a time
+/// and only when the consumer asks for more. Stops after the page whose
+/// `next_cursor` is null; an error is yielded as an item and ends the stream.
 pub(crate) fn paginate<P, F, Fut>(
     first_cursor: Option<String>,
     fetch: F,
@@ -61,78 +52,35 @@ where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<P>>,
 {
-    Paginate::<P, F, Fut> {
-        items: Vec::new().into_iter(),
-        ready: None,
-        pending: None,
-        next: Some(first_cursor),
-        fetch,
+    enum State {
+        Next(Option<String>),
+        Done,
     }
-}
-
-/// The stream of [`paginate`].
-struct Paginate<P: Page, F, Fut> {
-    /// Items of the page being consumed.
-    items: std::vec::IntoIter<P::Item>,
-    /// The next page, arrived while the current one was being consumed.
-    ready: Option<Result<P>>,
-    /// The request for the next page, in flight.
-    pending: Option<Pin<Box<Fut>>>,
-    /// The cursor of the page to request next (`Some(None)`: the first
-    /// page); `None` once the last page has been requested.
-    next: Option<Option<String>>,
-    fetch: F,
-}
-
-impl<P: Page, F, Fut> Unpin for Paginate<P, F, Fut> {}
-
-impl<P, F, Fut> Stream for Paginate<P, F, Fut>
-where
-    P: Page,
-    F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<P>>,
-{
-    type Item = Result<P::Item>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            // Request the next page as soon as its cursor is known and no
-            // other page is waiting: two pages at most.
-            if this.pending.is_none()
-                && this.ready.is_none()
-                && let Some(cursor) = this.next.take()
-            {
-                this.pending = Some(Box::pin((this.fetch)(cursor)));
-            }
-            // Drive the request in flight, whether or not items are waiting.
-            if let Some(fetch) = this.pending.as_mut()
-                && let Poll::Ready(page) = fetch.as_mut().poll(cx)
-            {
-                this.pending = None;
-                this.ready = Some(page);
-            }
-            if let Some(item) = this.items.next() {
-                return Poll::Ready(Some(Ok(item)));
-            }
-            match this.ready.take() {
-                Some(Ok(page)) => {
-                    let (items, cursor) = page.into_parts();
-                    this.next = match cursor {
-                        Some(cursor) if !items.is_empty() => Some(Some(cursor)),
-                        _ => None,
+    stream::unfold(
+        (State::Next(first_cursor), fetch),
+        |(state, mut fetch)| async move {
+            let State::Next(cursor) = state else {
+                return None;
+            };
+            match fetch(cursor).await {
+                Ok(page) => {
+                    let (items, next) = page.into_parts();
+                    // A server that hands back an empty page with a cursor would
+                    // otherwise be polled forever.
+                    let state = match next {
+                        Some(cursor) if !items.is_empty() => State::Next(Some(cursor)),
+                        _ => State::Done,
                     };
-                    this.items = items.into_iter();
+                    Some((Ok(items), (state, fetch)))
                 }
-                Some(Err(error)) => {
-                    this.next = None;
-                    return Poll::Ready(Some(Err(error)));
-                }
-                None if this.pending.is_some() => return Poll::Pending,
-                None => return Poll::Ready(None),
+                Err(error) => Some((Err(error), (State::Done, fetch))),
             }
-        }
-    }
+        },
+    )
+    .flat_map(|page| match page {
+        Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
+        Err(error) => stream::once(async move { Err(error) }).right_stream(),
+    })
 }
 
 /// What one kind of listing sends besides `limit` and `cursor` (its filters),
@@ -236,10 +184,8 @@ impl<'a, L: Listing> List<'a, L> {
         self.client.execute(operation, &self.options).await
     }
 
-    /// Every item from the cursor on, newest first. The next page is
-    /// requested as soon as the current one arrives, so its round trip
-    /// overlaps the consumption of this one; at most two pages are in
-    /// memory. Nothing is requested before the stream is first polled.
+    /// Every item from the cursor on, newest first, one page in memory at a
+    /// time; a page is fetched only when the stream needs it.
     pub fn stream(self) -> Items<'a, <L::Page as Page>::Item>
     where
         L: 'a,
@@ -260,73 +206,5 @@ impl<'a, L: Listing> List<'a, L> {
             async move { client.execute(operation?, &options).await }
         })
         .boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::cell::RefCell;
-
-    use futures::StreamExt;
-
-    use super::*;
-
-    struct Numbers(Vec<u32>, Option<String>);
-
-    impl Page for Numbers {
-        type Item = u32;
-        fn into_parts(self) -> (Vec<u32>, Option<String>) {
-            (self.0, self.1)
-        }
-    }
-
-    /// Three pages of two items; records each cursor requested.
-    fn pages(requested: &RefCell<Vec<Option<String>>>) -> impl Stream<Item = Result<u32>> + '_ {
-        paginate(None, move |cursor: Option<String>| {
-            requested.borrow_mut().push(cursor.clone());
-            async move {
-                let page = match cursor.as_deref() {
-                    None => Numbers(vec![1, 2], Some("b".into())),
-                    Some("b") => Numbers(vec![3, 4], Some("c".into())),
-                    _ => Numbers(vec![5, 6], None),
-                };
-                Ok(page)
-            }
-        })
-    }
-
-    #[tokio::test]
-    async fn the_next_page_is_requested_while_this_one_is_consumed() {
-        let requested = RefCell::new(Vec::new());
-        let mut items = std::pin::pin!(pages(&requested));
-        assert!(
-            requested.borrow().is_empty(),
-            "nothing before the first poll"
-        );
-        assert_eq!(items.next().await.map(Result::ok), Some(Some(1)));
-        // Page 2 is on its way (here: already arrived) while item 1 is handed out…
-        assert_eq!(requested.borrow().len(), 2);
-        // …but never page 3 before page 2 is being consumed: two pages at most.
-        assert_eq!(items.next().await.map(Result::ok), Some(Some(2)));
-        assert_eq!(requested.borrow().len(), 2);
-        let rest: Vec<u32> = items.map(|item| item.unwrap_or_default()).collect().await;
-        assert_eq!(rest, [3, 4, 5, 6]);
-        assert_eq!(
-            *requested.borrow(),
-            [None, Some("b".to_string()), Some("c".to_string())]
-        );
-    }
-
-    #[tokio::test]
-    async fn an_empty_page_with_a_cursor_ends_the_stream() {
-        let calls = RefCell::new(0);
-        let items: Vec<_> = paginate(None, |_| {
-            *calls.borrow_mut() += 1;
-            async { Ok(Numbers(Vec::new(), Some("again".into()))) }
-        })
-        .collect()
-        .await;
-        assert!(items.is_empty());
-        assert_eq!(*calls.borrow(), 1);
     }
 }

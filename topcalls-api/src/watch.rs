@@ -97,9 +97,10 @@ impl<'a> Calls<'a> {
         WatchCalls::new(self.client, Target::Ids(ids))
     }
 
-    /// Watches every call created at or after `since` (including ones
-    /// created while watching) until all of them have finished. See
-    /// [`WatchCalls`].
+    /// Watches every call created at or after `since` (server time,
+    /// including calls created while watching) until a sweep finds all of
+    /// them finished; a first sweep that finds none ends the watch at once.
+    /// See [`WatchCalls`].
     pub fn watch_since(&self, since: DateTime<Utc>) -> WatchCalls<'a> {
         WatchCalls::new(self.client, Target::Since(since))
     }
