@@ -473,7 +473,7 @@ impl Model {
     fn of(spec: &Value) -> Model {
         let mut model = Model::default();
         let received = spec::received_schemas(spec);
-        let sent = sent_schemas(spec);
+        let sent = spec::sent_schemas(spec);
         if let Some(schemas) = spec
             .pointer("/components/schemas")
             .and_then(Value::as_object)
@@ -614,52 +614,6 @@ impl Model {
             }
         }
         self.nodes.insert(location, (node, dirs.clone()));
-    }
-}
-
-/// Names of the component schemas users send: everything reachable from a
-/// request body or a parameter.
-fn sent_schemas(spec: &Value) -> BTreeSet<String> {
-    let mut roots = Vec::new();
-    for (path, _, operation) in operations(spec) {
-        for key in ["requestBody", "parameters"] {
-            if let Some(part) = operation.get(key) {
-                collect_refs(part, &mut roots);
-            }
-        }
-        if let Some(parameters) = spec.pointer(&format!("/paths/{}/parameters", escape(path))) {
-            collect_refs(parameters, &mut roots);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    while let Some(reference) = roots.pop() {
-        let Some(rest) = reference.strip_prefix("#/") else {
-            continue;
-        };
-        if let Some(name) = rest.strip_prefix("components/schemas/")
-            && !seen.insert(name.to_string())
-        {
-            continue;
-        }
-        if let Some(target) = spec.pointer(&format!("/{rest}")) {
-            collect_refs(target, &mut roots);
-        }
-    }
-    seen
-}
-
-fn collect_refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                match (key.as_str(), inner) {
-                    ("$ref", Value::String(reference)) => out.push(reference.clone()),
-                    _ => collect_refs(inner, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
-        _ => {}
     }
 }
 

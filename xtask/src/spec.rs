@@ -202,7 +202,8 @@ pub(crate) fn received_schemas(spec: &Value) -> BTreeSet<String> {
 }
 
 /// The component schemas the client *sends*: reachable from an operation's
-/// request body or parameters (callbacks excluded: the client receives those).
+/// request body or parameters, or a path's parameters (callbacks excluded:
+/// the client receives those).
 pub(crate) fn sent_schemas(spec: &Value) -> BTreeSet<String> {
     reachable_schemas(spec, &["requestBody", "parameters"])
 }
@@ -215,6 +216,11 @@ fn reachable_schemas(spec: &Value, members: &[&str]) -> BTreeSet<String> {
             let Some(item) = item.as_object() else {
                 continue;
             };
+            if members.contains(&"parameters")
+                && let Some(parameters) = item.get("parameters")
+            {
+                collect_refs(parameters, &mut roots);
+            }
             for operation in item.values() {
                 for member in members {
                     if let Some(value) = operation.get(member) {
