@@ -18,7 +18,8 @@
 //!   contract tests are run and their outcome reported.
 //!
 //! The contract tests use a mock server, not the sandbox: in the copy the
-//! test crate drops its sandbox dev-dependency so that they run whatever
+//! test crate drops its sandbox dependencies (and the binary it builds from
+//! the sandbox's `main.rs` for `bulk_process.rs`) so that they run whatever
 //! the sandbox makes of the edit. Whether the sandbox (which builds response
 //! types by struct literal) still compiles after the safe edits is reported.
 
@@ -386,7 +387,8 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 /// The tracked files of the working tree (as they are now) into `dest`;
-/// the test crate loses its sandbox dev-dependency (see the module docs).
+/// the test crate loses its sandbox dependencies and the `[[bin]]` built from
+/// the sandbox's source (see the module docs).
 fn copy_workspace(root: &Path, dest: &Path) -> Result<(), String> {
     let files = crate::diff::git(root, &["ls-files", "-z"])?;
     for file in files.split('\0').filter(|f| !f.is_empty()) {
@@ -404,26 +406,75 @@ fn copy_workspace(root: &Path, dest: &Path) -> Result<(), String> {
     let manifest = dest.join("tests/Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let without: String = text
-        .lines()
-        .filter(|line| !line.starts_with("topcalls-sandbox"))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let without = without_sandbox(&text);
     if without == text {
-        return Err("tests/Cargo.toml has no topcalls-sandbox dev-dependency to drop".into());
+        return Err("tests/Cargo.toml has no topcalls-sandbox dependency to drop".into());
     }
     std::fs::write(&manifest, without)
         .map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
-    // Drop the dev-dependency from the copy's lock file too (no network), so
-    // that every later build runs `--locked`.
+    // Drop the dependency from the copy's lock file too (no network), so
+    // that every later build runs `--locked`. `cargo tree` resolves for this
+    // platform only: `cargo metadata` would want every platform's packages
+    // (a Windows-only one of the CLI's tests is never downloaded here).
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--offline", "--quiet", "--format-version", "1"])
+        .args([
+            "tree",
+            "--offline",
+            "--quiet",
+            "-p",
+            "topcalls-contract-tests",
+        ])
         .current_dir(dest)
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
     if !status.success() {
-        return Err("cargo metadata failed in the copy".into());
+        return Err("cargo tree (updating the lock file) failed in the copy".into());
     }
     Ok(())
+}
+
+/// `tests/Cargo.toml` without its `topcalls-sandbox` dependency lines and
+/// without the `[[bin]]` table built from the sandbox's `main.rs`.
+fn without_sandbox(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut table = String::new();
+    let flush = |table: &mut String, out: &mut String| {
+        let sandbox_bin =
+            table.starts_with("[[bin]]") && table.contains("topcalls-sandbox/src/main.rs");
+        if !sandbox_bin {
+            out.push_str(table);
+        }
+        table.clear();
+    };
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            flush(&mut table, &mut out);
+        }
+        if !line.starts_with("topcalls-sandbox") {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    flush(&mut table, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_sandbox;
+
+    #[test]
+    fn the_copy_of_the_test_crate_loses_every_tie_to_the_sandbox() {
+        let manifest = include_str!("../../tests/Cargo.toml");
+        assert!(manifest.contains("topcalls-sandbox/src/main.rs"));
+        let copy = without_sandbox(manifest);
+        assert!(!copy.contains("topcalls-sandbox/src/main.rs"));
+        assert!(!copy.lines().any(|l| l.starts_with("topcalls-sandbox")));
+        assert!(
+            copy.contains("name = \"bulk-batch\""),
+            "other binaries stay"
+        );
+        assert!(copy.contains("[dev-dependencies]\ntopcalls-api"));
+    }
 }
