@@ -279,7 +279,10 @@ async fn a_watch_past_its_deadline_ends_with_a_timeout() {
     let ids: Vec<String> = call_ids(place(&client, "deadline", 0..3).await)
         .into_values()
         .collect();
-    // The manual clock never moves: the calls stay queued.
+    // The manual clock never moves: the calls stay queued, and only the
+    // deadline ends the watch. How many sweeps fit before it (none, on a
+    // machine busy enough) is the machine's business: the test asserts what
+    // holds whatever the timing.
     let items: Vec<_> = client
         .calls()
         .watch(&ids)
@@ -288,7 +291,8 @@ async fn a_watch_past_its_deadline_ends_with_a_timeout() {
         .stream()
         .collect()
         .await;
-    assert_eq!(items.iter().filter(|i| i.is_ok()).count(), 3);
+    assert!(items.iter().filter(|i| i.is_ok()).count() <= 3, "{items:?}");
+    assert_eq!(items.iter().filter(|i| i.is_err()).count(), 1, "{items:?}");
     assert!(
         matches!(items.last(), Some(Err(Error::WaitTimeout(_)))),
         "{items:?}"
