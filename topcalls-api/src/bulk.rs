@@ -77,6 +77,7 @@ use crate::request::RequestOptions;
 use crate::retry::RetryPolicy;
 use crate::types::{CreateCallRequest, CreateCallResponse};
 use crate::validate;
+use crate::wire;
 
 /// How many rows a batch places at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -100,17 +101,8 @@ pub const MAX_RATE_LIMITED_ATTEMPTS: u32 = 50;
 /// assert!(key.starts_with("tcb_") && key.len() == 36);
 /// ```
 pub fn idempotency_key(batch_id: &str, reference: &dyn Display) -> String {
-    let digest = reference_digest(batch_id, reference);
-    let mut key = String::with_capacity(36);
-    key.push_str("tcb_");
-    for byte in &digest[..16] {
-        key.push(char::from(HEX[usize::from(byte >> 4)]));
-        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    key
+    wire::hex_key("tcb_", &reference_digest(batch_id, reference)[..16])
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn reference_digest(batch_id: &str, reference: &dyn Display) -> [u8; 32] {
     struct Hashing<'h>(&'h mut Sha256);

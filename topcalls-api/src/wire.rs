@@ -2,7 +2,6 @@
 //! the crate: header names, the waits a response asks for, idempotency keys
 //! and default timeouts. A leaf: it imports no other module of this crate.
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -25,12 +24,19 @@ pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) fn new_idempotency_key() -> Option<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).ok()?;
-    let mut key = String::with_capacity(3 + 2 * bytes.len());
-    key.push_str("tc_");
+    Some(hex_key("tc_", &bytes))
+}
+
+/// An idempotency key made of `prefix` and `bytes` in lowercase hex.
+pub(crate) fn hex_key(prefix: &str, bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(prefix.len() + 2 * bytes.len());
+    key.push_str(prefix);
     for byte in bytes {
-        let _ = write!(key, "{byte:02x}");
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
-    Some(key)
+    key
 }
 
 /// A caller's idempotency key as a header value, when it is 8–255
