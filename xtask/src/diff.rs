@@ -617,6 +617,20 @@ impl Model {
     }
 }
 
+/// The changes a parameter or a request body can go through: added (with
+/// whether it is required), made required or optional, removed.
+struct Presence {
+    added: fn(bool) -> Kind,
+    made_required: Kind,
+    made_optional: Kind,
+    removed: Kind,
+    added_detail: fn(bool) -> String,
+    removed_detail: &'static str,
+    /// Where a change is reported, from the parameter's location or the
+    /// operation's id.
+    location: fn(&str) -> String,
+}
+
 /// `(path, method, operation)` for every operation of the document.
 fn operations(spec: &Value) -> Vec<(&str, &'static str, &Value)> {
     let mut out = Vec::new();
@@ -915,92 +929,62 @@ pub(crate) fn diff(old: &Value, new: &Value) -> Vec<Change> {
     };
 
     // Parameters and bodies of operations in both.
-    for (location, required) in &new.parameters {
-        if !kept(location) {
-            continue;
-        }
-        match old.parameters.get(location) {
-            None => both(
-                location,
-                Kind::ParameterAdded {
-                    required: *required,
-                },
-                format!(
-                    "new {} parameter",
-                    if *required { "required" } else { "optional" }
+    let parameters = Presence {
+        added: |required| Kind::ParameterAdded { required },
+        made_required: Kind::ParameterMadeRequired,
+        made_optional: Kind::ParameterMadeOptional,
+        removed: Kind::ParameterRemoved,
+        added_detail: |required| {
+            format!(
+                "new {} parameter",
+                if required { "required" } else { "optional" }
+            )
+        },
+        removed_detail: "parameter removed",
+        location: str::to_string,
+    };
+    let bodies = Presence {
+        added: |required| Kind::BodyAdded { required },
+        made_required: Kind::BodyMadeRequired,
+        made_optional: Kind::BodyMadeOptional,
+        removed: Kind::BodyRemoved,
+        added_detail: |_| "new request body".into(),
+        removed_detail: "request body removed",
+        location: |id| format!("{id} request body"),
+    };
+    for (presence, old, new) in [
+        (&parameters, &old.parameters, &new.parameters),
+        (&bodies, &old.bodies, &new.bodies),
+    ] {
+        for (key, required) in new {
+            if !kept(key) {
+                continue;
+            }
+            let (kind, detail) = match old.get(key) {
+                None => (
+                    (presence.added)(*required),
+                    (presence.added_detail)(*required),
                 ),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(false) if *required => both(
-                location,
-                Kind::ParameterMadeRequired,
-                "made required".into(),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(true) if !*required => both(
-                location,
-                Kind::ParameterMadeOptional,
-                "made optional".into(),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(_) => {}
+                Some(false) if *required => {
+                    (presence.made_required.clone(), "made required".into())
+                }
+                Some(true) if !*required => {
+                    (presence.made_optional.clone(), "made optional".into())
+                }
+                Some(_) => continue,
+            };
+            both(&(presence.location)(key), kind, detail, Dir::Sent, &mut out);
         }
-    }
-    for location in old.parameters.keys() {
-        if kept(location) && !new.parameters.contains_key(location) {
-            both(
-                location,
-                Kind::ParameterRemoved,
-                "parameter removed".into(),
-                Dir::Sent,
-                &mut out,
-            );
-        }
-    }
-    for (id, required) in &new.bodies {
-        if !kept(id) {
-            continue;
-        }
-        let location = format!("{id} request body");
-        match old.bodies.get(id) {
-            None => both(
-                &location,
-                Kind::BodyAdded {
-                    required: *required,
-                },
-                "new request body".into(),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(false) if *required => both(
-                &location,
-                Kind::BodyMadeRequired,
-                "made required".into(),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(true) if !*required => both(
-                &location,
-                Kind::BodyMadeOptional,
-                "made optional".into(),
-                Dir::Sent,
-                &mut out,
-            ),
-            Some(_) => {}
-        }
-    }
-    for id in old.bodies.keys() {
-        if kept(id) && !new.bodies.contains_key(id) {
-            both(
-                &format!("{id} request body"),
-                Kind::BodyRemoved,
-                "request body removed".into(),
-                Dir::Sent,
-                &mut out,
-            );
+        for key in old.keys() {
+            if kept(key) && !new.contains_key(key) {
+                both(
+                    &(presence.location)(key),
+                    presence.removed.clone(),
+                    presence.removed_detail.into(),
+                    Dir::Sent,
+                    &mut out,
+                );
+            }
         }
     }
 
