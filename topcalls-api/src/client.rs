@@ -316,7 +316,7 @@ impl ClientBuilder {
             .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
+            None => crate::tls::configure(reqwest::Client::builder())?
                 .connect_timeout(
                     self.connect_timeout
                         .unwrap_or(wire::DEFAULT_CONNECT_TIMEOUT),

@@ -51,6 +51,7 @@ mod redact;
 mod request;
 mod requests;
 mod retry;
+mod tls;
 mod transport;
 mod validate;
 mod wait;
