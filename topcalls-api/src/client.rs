@@ -265,6 +265,11 @@ impl ClientBuilder {
     /// request's body and `Idempotency-Key` wherever a server points it
     /// (reqwest only drops `Authorization` when the host changes). The SDK
     /// cannot change the policy of a client you built.
+    ///
+    /// Under the default `rustls` feature the SDK gives its own client a
+    /// rustls configuration and builds reqwest's rustls without a crypto
+    /// provider: turn on reqwest's `rustls` feature for yours (reqwest's
+    /// default features do), or install a rustls provider, before building it.
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
