@@ -5,6 +5,7 @@
 # they share the machine's conditions. Prints one line per build and a summary.
 #
 #   tests/build-time.sh [ROUNDS] [BASE]      # default: 2 rounds, BASE = merge-base with main
+#   PROFILE=release tests/build-time.sh 1    # the same with `cargo build --release`
 #
 # Every build runs as
 #   CARGO_TARGET_DIR=<fresh> CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only \
@@ -17,6 +18,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${1:-2}
+profile=${PROFILE:-dev}
+case "$profile" in
+dev) profile_args=() ;;
+release) profile_args=(--release) ;;
+*) echo "PROFILE must be dev or release, not $profile" >&2; exit 2 ;;
+esac
 base=${2:-$(git merge-base HEAD main)}
 work=$(mktemp -d "${TMPDIR:-/tmp}/topcalls-build-time.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -52,7 +59,7 @@ crates() { # distinct crates in the normal dependency tree (the crate itself inc
     (cd "$work/$1" && cargo tree --offline --locked -e normal --prefix none "${@:2}" |
         sed 's/ (\*)$//' | sort -u | wc -l)
 }
-echo "commit base: $(git rev-parse --short "$base"), head: $(git rev-parse --short HEAD), async-openai $version"
+echo "commit base: $(git rev-parse --short "$base"), head: $(git rev-parse --short HEAD), async-openai $version, profile $profile"
 echo "crates (cargo tree -e normal, distinct): base $(crates base -p topcalls-api)," \
     "head $(crates head -p topcalls-api), async-openai $(crates async-openai -p async-openai)"
 echo
@@ -60,8 +67,8 @@ printf '%-6s %-13s %8s %8s %8s %6s %s\n' round build wall_s user_s sys_s units l
 for round in $(seq 1 "$rounds"); do
     for dir in base head async-openai; do
         target="$work/target-$dir-$round"
-        args=(-p topcalls-api)
-        [ "$dir" = async-openai ] && args=()
+        args=("${profile_args[@]}" -p topcalls-api)
+        [ "$dir" = async-openai ] && args=("${profile_args[@]}")
         load=$(cut -d' ' -f1 /proc/loadavg)
         cd "$work/$dir"
         /usr/bin/time -f '%e %U %S' -o "$work/time" \
