@@ -5,9 +5,9 @@
 //! reqwest has rustls without a crypto provider, and the SDK hands it a
 //! configuration of its own:
 //!
-//! - the provider the program installed as rustls' process default, if any
-//!   (a program that wants aws-lc-rs, FIPS or post-quantum key exchange
-//!   installs it and the SDK follows), else *ring*;
+//! - the provider the program installed as rustls' process default before
+//!   building the client, if any (a program that wants aws-lc-rs, FIPS or
+//!   post-quantum key exchange installs it and the SDK follows), else *ring*;
 //! - certificates checked by the platform's verifier, as reqwest's own
 //!   rustls does (the system's roots, corporate roots included);
 //! - TLS 1.2 and 1.3, and ALPN as reqwest sets it (`h2` only with the
